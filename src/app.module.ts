@@ -1,0 +1,21 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { HttpExceptionFilter } from './common/http-exception.filter';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { EventLogModule } from './event-log/event-log.module';
+import { ReplayModule } from './replay/replay.module';
+import { SseModule } from './sse/sse.module';
+import { TypewriterModule } from './typewriter/typewriter.module';
+
+@Module({})
+export class AppModule {
+  /** The whole application for one validated configuration (tests build theirs from a plain object). */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), SseModule, EventLogModule, ReplayModule, TypewriterModule],
+      providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
+    };
+  }
+}

@@ -1,0 +1,33 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { STATUS_CODES } from 'node:http';
+
+/** Every error answer is `{statusCode, error, message}`; once a stream has started, nothing is written. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const statusCode =
+      exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;
+    if (statusCode >= 500) this.logger.error(exception);
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    res.status(statusCode).json({
+      statusCode,
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: exception instanceof HttpException ? messageOf(exception) : 'Internal server error',
+    });
+  }
+}
+
+function messageOf(exception: HttpException): string | string[] {
+  const body = exception.getResponse();
+  if (typeof body === 'string') return body;
+  const message = (body as { message?: unknown }).message;
+  if (typeof message === 'string' || Array.isArray(message)) return message as string | string[];
+  return exception.message;
+}

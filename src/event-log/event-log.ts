@@ -1,0 +1,60 @@
+/** An event of the log. `id` is assigned by the store: a decimal sequence number, global to the store. */
+export interface LogEvent<T = unknown> {
+  readonly id: string;
+  readonly topic: string;
+  readonly type: string;
+  readonly data: T;
+  /** Milliseconds since the epoch, set when the event was appended. */
+  readonly timestamp: number;
+}
+
+export interface AppendInput<T = unknown> {
+  topic: string;
+  type: string;
+  data: T;
+}
+
+export interface ReadResult {
+  /** Events with an id greater than the one asked for, on the topics asked for, in id order. */
+  events: LogEvent[];
+  /** Some events after the id were dropped by retention: the client missed events for good. */
+  truncated: boolean;
+  /** The id is newer than anything this store has handed out (forged, or from another store). */
+  unknown: boolean;
+}
+
+export type LiveListener = (event: LogEvent) => void;
+export type Unsubscribe = () => void;
+
+/**
+ * The event log port. Everything replayable is an event here, addressed by topic. Ids are strictly
+ * increasing across all topics of a store, so one Last-Event-ID resumes any set of topics.
+ *
+ * Adapters: InMemoryEventLog (STORE=memory, the embedded default) and RedisStreamsEventLog
+ * (STORE=redis). Both pass the contract suite in event-log.contract.ts.
+ */
+export interface EventLog {
+  append<T>(input: AppendInput<T>): Promise<LogEvent<T>>;
+  /** Retained events after `afterId` (all retained events when undefined) on `topics`, merged in id order. */
+  readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult>;
+  /** Live events on `topics` from now on, in id order; delivered to listeners in process. */
+  subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe;
+  /** The newest id handed out, if any. */
+  lastId(): Promise<string | undefined>;
+  /** Live subscriptions currently held (for leak checks and metrics). */
+  subscriberCount(): number;
+  /** Whether the store can be used now (readiness). */
+  isHealthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export const EVENT_LOG = Symbol('EVENT_LOG');
+
+/** Ids are decimal sequence numbers; compare them as numbers, not strings. */
+export function compareIds(a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function isAfter(id: string, reference: string | undefined): boolean {
+  return reference === undefined || compareIds(id, reference) > 0;
+}

@@ -1,0 +1,122 @@
+import { AppendInput, compareIds, EventLog, LiveListener, LogEvent, ReadResult, Unsubscribe } from './event-log';
+
+interface TopicLog {
+  events: LogEvent[];
+  /** Index of the oldest retained event in `events` (trimmed lazily to keep appends O(1)). */
+  start: number;
+  /** The newest id this topic dropped to retention, if any. */
+  droppedUpTo: string | undefined;
+}
+
+/**
+ * The embedded event log: per-topic arrays capped at `retention` events, one global sequence for ids,
+ * and in-process fan-out to live listeners. Lost on restart; use Redis for several instances.
+ */
+export class InMemoryEventLog implements EventLog {
+  private sequence = 0;
+  private readonly topics = new Map<string, TopicLog>();
+  private readonly listeners = new Map<string, Set<LiveListener>>();
+  private subscriptions = 0;
+
+  constructor(private readonly retention: number) {}
+
+  append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
+    const event: LogEvent<T> = {
+      id: String(++this.sequence),
+      topic: input.topic,
+      type: input.type,
+      data: input.data,
+      timestamp: Date.now(),
+    };
+    this.retain(event);
+    const listeners = this.listeners.get(event.topic);
+    if (listeners) for (const listener of listeners) listener(event);
+    return Promise.resolve(event);
+  }
+
+  readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
+    const unknown = afterId !== undefined && Number(afterId) > this.sequence;
+    if (unknown) return Promise.resolve({ events: [], truncated: false, unknown });
+    let truncated = false;
+    const parts: LogEvent[][] = [];
+    for (const topic of new Set(topics)) {
+      const log = this.topics.get(topic);
+      if (!log) continue;
+      if (log.droppedUpTo !== undefined && (afterId === undefined || compareIds(log.droppedUpTo, afterId) > 0)) {
+        truncated = afterId !== undefined;
+      }
+      parts.push(this.retainedAfter(log, afterId));
+    }
+    const events = parts.length === 1 ? parts[0]! : parts.flat().sort((a, b) => compareIds(a.id, b.id));
+    return Promise.resolve({ events, truncated, unknown: false });
+  }
+
+  subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe {
+    const unique = [...new Set(topics)];
+    for (const topic of unique) {
+      let set = this.listeners.get(topic);
+      if (!set) this.listeners.set(topic, (set = new Set()));
+      set.add(listener);
+    }
+    this.subscriptions++;
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.subscriptions--;
+      for (const topic of unique) {
+        const set = this.listeners.get(topic);
+        set?.delete(listener);
+        if (set?.size === 0) this.listeners.delete(topic);
+      }
+    };
+  }
+
+  lastId(): Promise<string | undefined> {
+    return Promise.resolve(this.sequence > 0 ? String(this.sequence) : undefined);
+  }
+
+  subscriberCount(): number {
+    return this.subscriptions;
+  }
+
+  isHealthy(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    this.subscriptions = 0;
+    return Promise.resolve();
+  }
+
+  private retain(event: LogEvent): void {
+    let log = this.topics.get(event.topic);
+    if (!log) this.topics.set(event.topic, (log = { events: [], start: 0, droppedUpTo: undefined }));
+    log.events.push(event);
+    const retained = log.events.length - log.start;
+    if (retained > this.retention) {
+      log.droppedUpTo = log.events[log.start]!.id;
+      log.start++;
+      // Compact once the dropped prefix is as long as what is kept: amortized O(1) per append.
+      if (log.start >= this.retention) {
+        log.events = log.events.slice(log.start);
+        log.start = 0;
+      }
+    }
+  }
+
+  private retainedAfter(log: TopicLog, afterId: string | undefined): LogEvent[] {
+    const { events, start } = log;
+    if (afterId === undefined) return events.slice(start);
+    // Binary search for the first event with an id greater than afterId.
+    let lo = start;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareIds(events[mid]!.id, afterId) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return events.slice(lo);
+  }
+}

@@ -1,0 +1,24 @@
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { loadConfig } from './config/app-config';
+import { ConfigError } from './config/env.schema';
+
+async function bootstrap(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`rivulet: ${error.message}\n`);
+    process.exit(1);
+  }
+  const app = await createApp(config);
+  await app.listen(config.http.port, config.http.host);
+  const logger = new Logger('Rivulet');
+  if (!config.auth.jwtSecret) {
+    logger.warn('AUTH_JWT_SECRET is not set: open mode, anyone may subscribe and publish (local use only)');
+  }
+  logger.log(`listening on http://${config.http.host}:${config.http.port} (store: ${config.store.kind})`);
+}
+
+void bootstrap();

@@ -1,0 +1,17 @@
+import { Controller } from '@nestjs/common';
+import { Observable } from 'rxjs';
+import { LastEventId } from '../sse/last-event-id';
+import { SseEndpoint } from '../sse/sse-endpoint.decorator';
+import { SseEmission } from '../sse/sse-message';
+import { ReplayService } from './replay.service';
+
+@Controller()
+export class ReplayController {
+  constructor(private readonly replay: ReplayService) {}
+
+  /** The ticker replay demo (seed): resume with Last-Event-ID or ?lastEventId=. */
+  @SseEndpoint('events', 'replay')
+  events(@LastEventId() lastEventId: string | undefined): Observable<SseEmission> {
+    return this.replay.stream(lastEventId);
+  }
+}

@@ -1,0 +1,119 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { CloseReason, SseConnection } from './sse-connection';
+import { commentFrame } from './sse-serializer';
+
+const HEARTBEAT_FRAME = commentFrame('ping');
+
+export interface ConnectionStats {
+  opened: number;
+  closedBy: Record<CloseReason, number>;
+  heartbeats: number;
+}
+
+/**
+ * Every open event stream of this instance, with one shared timer for all of them: it keeps a coarse
+ * clock for the connections and writes `: ping` to each stream quiet for SSE_HEARTBEAT_MS.
+ */
+@Injectable()
+export class ConnectionRegistry implements OnModuleDestroy {
+  private readonly connections = new Set<SseConnection>();
+  private readonly byKind = new Map<string, number>();
+  private readonly byIp = new Map<string, number>();
+  private nextId = 1;
+  private timer: NodeJS.Timeout | undefined;
+  /** Coarse "now" in ms, refreshed by the shared tick; cheap to read on every write. */
+  now = Date.now();
+  readonly stats: ConnectionStats = {
+    opened: 0,
+    closedBy: { client: 0, completed: 0, slow_consumer: 0, shutdown: 0, error: 0 },
+    heartbeats: 0,
+  };
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  countByKind(): Record<string, number> {
+    return Object.fromEntries(this.byKind);
+  }
+
+  countForIp(ip: string): number {
+    return this.byIp.get(ip) ?? 0;
+  }
+
+  open(res: ServerResponse, kind: string, ip: string): SseConnection {
+    const connection = new SseConnection(
+      this.nextId++,
+      kind,
+      ip,
+      res,
+      this.config.sse.maxBufferBytes,
+      this.clock(),
+    );
+    this.connections.add(connection);
+    this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+    this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1);
+    this.stats.opened++;
+    connection.onClose((reason) => this.remove(connection, reason));
+    this.ensureTicking();
+    return connection;
+  }
+
+  /** Fresh time for a write; also moves the coarse clock forward. */
+  clock(): number {
+    this.now = Date.now();
+    return this.now;
+  }
+
+  /** Ends every stream with a reconnection hint (graceful shutdown). */
+  closeAll(lastFrame: (connection: SseConnection) => string): void {
+    for (const connection of [...this.connections]) connection.end('shutdown', lastFrame(connection));
+  }
+
+  /** One pass of the shared timer; public so tests can drive it with fake timers. */
+  tick(): void {
+    const now = this.clock();
+    const quietSince = now - this.config.sse.heartbeatMs;
+    for (const connection of this.connections) {
+      if (connection.lastWriteAt <= quietSince) {
+        connection.send(HEARTBEAT_FRAME, now);
+        this.stats.heartbeats++;
+      }
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.stopTicking();
+  }
+
+  private remove(connection: SseConnection, reason: CloseReason): void {
+    if (!this.connections.delete(connection)) return;
+    this.stats.closedBy[reason]++;
+    decrement(this.byKind, connection.kind);
+    decrement(this.byIp, connection.ip);
+    if (this.connections.size === 0) this.stopTicking();
+  }
+
+  private ensureTicking(): void {
+    if (this.timer) return;
+    // A quarter of the heartbeat: a quiet stream is pinged between 1x and 1.25x SSE_HEARTBEAT_MS.
+    const period = Math.max(25, Math.floor(this.config.sse.heartbeatMs / 4));
+    this.timer = setInterval(() => this.tick(), period);
+    this.timer.unref();
+  }
+
+  private stopTicking(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 0) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
+}

@@ -1,0 +1,149 @@
+import {
+  CallHandler,
+  ExecutionContext,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Injectable,
+  Logger,
+  NestInterceptor,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { Observable, of, Subscription } from 'rxjs';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ConnectionRegistry } from './connection-registry.service';
+import type { SseConnection } from './sse-connection';
+import { SSE_KIND } from './sse-endpoint.decorator';
+import { batchMessages, isSseBatch, isSseOpen, SseEmission } from './sse-message';
+import { frameOf, openingFrame, serializeMessage } from './sse-serializer';
+
+/**
+ * The one place where Rivulet extends Nest's @Sse(): it subscribes to the handler's Observable and
+ * writes the stream itself, straight to the response, with the contract's headers and frames.
+ *
+ * - Nothing is written until the stream emits (SSE_OPEN or a first message), so an error raised
+ *   before then (bad input, auth, limits, unknown resources) is a real HTTP status with a JSON body.
+ * - A stream that completes without emitting anything has nothing left to send: 204, which tells
+ *   EventSource to stop reconnecting.
+ * - Messages are written as they come (frames cached per message, so a fan-out serializes once);
+ *   a batch (replay) is written with backpressure.
+ * - Client disconnect unsubscribes the handler's Observable at once, releasing what it holds.
+ *
+ * The route owns its response (see SseEndpoint), so Nest leaves it alone; the promise handed back
+ * settles once the stream is over.
+ */
+@Injectable()
+export class SseInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('SSE');
+
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    private readonly reflector: Reflector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler<SseEmission>): Promise<Observable<null>> {
+    const http = context.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<Response>();
+    const kind = this.reflector.get<string>(SSE_KIND, context.getHandler()) ?? 'stream';
+    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    this.checkLimits(ip, res);
+
+    return new Promise((resolve, reject) => {
+      let connection: SseConnection | undefined;
+      let subscription: Subscription | undefined;
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        subscription?.unsubscribe();
+        resolve(of(null));
+      };
+      // A client that leaves before the stream opened releases what the handler set up.
+      res.once('close', () => {
+        connection?.released();
+        settle();
+      });
+
+      const open = (): SseConnection => {
+        const opened = this.open(req, res, kind, ip);
+        opened.onClose(settle);
+        connection = opened;
+        return opened;
+      };
+
+      subscription = next.handle().subscribe({
+        next: (value) => {
+          if (settled) return;
+          const target = connection ?? open();
+          if (isSseOpen(value)) return;
+          if (isSseBatch(value)) {
+            const frames = batchMessages(value).map(frameOf);
+            void target.sendBatch(frames, () => this.registry.clock());
+            return;
+          }
+          target.send(frameOf(value), this.registry.now);
+        },
+        error: (error: unknown) => {
+          if (settled) return;
+          if (!connection) {
+            settled = true;
+            reject(error instanceof Error ? error : new Error(String(error)));
+            return;
+          }
+          const message =
+            error instanceof HttpException ? error.message : 'The stream failed; reconnect to resume';
+          if (!(error instanceof HttpException)) this.logger.error(error);
+          connection.end('error', serializeMessage({ data: { type: 'error', message } }));
+        },
+        complete: () => {
+          if (settled) return;
+          if (!connection) {
+            // Complete before it started: nothing to send now or later.
+            res.status(HttpStatus.NO_CONTENT).end();
+            settle();
+            return;
+          }
+          connection.end('completed');
+        },
+      });
+      if (settled) subscription.unsubscribe();
+    });
+  }
+
+  private checkLimits(ip: string, res: Response): void {
+    const { maxConnections, maxConnectionsPerIp } = this.config.limits;
+    if (this.registry.size >= maxConnections) {
+      res.setHeader('Retry-After', String(Math.ceil(this.config.sse.retryMs / 1000) + 1));
+      throw new HttpException(
+        'This instance has reached MAX_CONNECTIONS open streams; retry later',
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
+    if (this.registry.countForIp(ip) >= maxConnectionsPerIp) {
+      res.setHeader('Retry-After', String(Math.ceil(this.config.sse.retryMs / 1000) + 1));
+      throw new HttpException(
+        'Too many open streams from this address (MAX_CONNECTIONS_PER_IP)',
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+  }
+
+  private open(req: Request, res: Response, kind: string, ip: string): SseConnection {
+    const socket = req.socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    socket.setTimeout(0);
+    const headers: Record<string, string> = {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+    };
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) headers.Connection = 'keep-alive';
+    res.writeHead(HttpStatus.OK, headers);
+    res.write(openingFrame(this.config.sse.retryMs));
+    return this.registry.open(res, kind, ip);
+  }
+}
