@@ -1,0 +1,180 @@
+import { EventSource, type EventSourceInit } from 'eventsource';
+import http from 'node:http';
+
+export interface ReceivedEvent {
+  type: string;
+  data: string;
+  lastEventId: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * The real `eventsource` client, recording every event (of the given types, plus `message`) so a
+ * test can wait for the one it expects instead of sleeping.
+ */
+export class RecordingEventSource {
+  readonly source: EventSource;
+  readonly events: ReceivedEvent[] = [];
+  opens = 0;
+  errors = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(url: string, init?: EventSourceInit & { types?: string[]; headers?: Record<string, string> }) {
+    const headers = init?.headers;
+    this.source = new EventSource(url, {
+      ...init,
+      fetch: headers
+        ? (input, fetchInit) =>
+            fetch(input, { ...fetchInit, headers: { ...(fetchInit?.headers ?? {}), ...headers } })
+        : init?.fetch,
+    });
+    const record = (event: { type: string; data: string; lastEventId: string }) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(event.data);
+      } catch {
+        json = undefined;
+      }
+      this.events.push({ type: event.type, data: event.data, lastEventId: event.lastEventId, json });
+      this.notify();
+    };
+    this.source.addEventListener('message', record);
+    for (const type of init?.types ?? []) this.source.addEventListener(type, record);
+    this.source.addEventListener('open', () => {
+      this.opens++;
+      this.notify();
+    });
+    this.source.addEventListener('error', () => {
+      this.errors++;
+      this.notify();
+    });
+  }
+
+  /** Resolves once `predicate` holds over what was received; rejects after `timeoutMs`. */
+  waitFor(predicate: (events: ReceivedEvent[]) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (predicate(this.events)) {
+          cleanup();
+          resolve();
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`));
+      }, timeoutMs);
+      const waiter = () => void check();
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+      };
+      if (!check()) this.waiters.push(waiter);
+    });
+  }
+
+  waitForOpen(count = 1, timeoutMs = 10_000): Promise<void> {
+    return this.waitFor(() => this.opens >= count, timeoutMs, `${count} open(s)`);
+  }
+
+  close(): void {
+    this.source.close();
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A plain GET that reads the whole body (for non-stream answers: 204, 4xx, finished streams). */
+export function get(url: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * A raw SSE reader over node:http that exposes the socket, for tests that must control reading
+ * (pause it to play a slow consumer) or look at the exact bytes.
+ */
+export class RawStream {
+  text = '';
+  status = 0;
+  headers: http.IncomingHttpHeaders = {};
+  ended = false;
+  readonly request: http.ClientRequest;
+  response: http.IncomingMessage | undefined;
+  private waiters: Array<() => void> = [];
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.request = http.get(url, { headers, agent: false }, (res) => {
+      this.response = res;
+      this.status = res.statusCode ?? 0;
+      this.headers = res.headers;
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        this.text += chunk;
+        this.notify();
+      });
+      const done = () => {
+        this.ended = true;
+        this.notify();
+      };
+      res.on('end', done);
+      res.on('close', done);
+      this.notify();
+    });
+    this.request.on('error', () => {
+      this.ended = true;
+      this.notify();
+    });
+  }
+
+  /** Complete frames received so far (split on the blank line). */
+  frames(): string[] {
+    const complete = this.text.slice(0, this.text.lastIndexOf('\n\n') + 2);
+    return complete.split('\n\n').filter((f) => f.length > 0);
+  }
+
+  waitFor(predicate: (stream: RawStream) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate(this)) return false;
+        cleanup();
+        resolve();
+        return true;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text.slice(-2000))}`));
+      }, timeoutMs);
+      const waiter = () => void check();
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+      };
+      if (!check()) this.waiters.push(waiter);
+    });
+  }
+
+  close(): void {
+    this.request.destroy();
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
