@@ -16,8 +16,11 @@ export function parseLastEventId(
   header: string | string[] | undefined,
   query: unknown,
 ): string | undefined {
+  if (query !== undefined && typeof query !== 'string') {
+    throw new BadRequestException('lastEventId must be given once');
+  }
   const raw = Array.isArray(header) ? header[0] : header;
-  const value = raw !== undefined && raw !== '' ? raw : typeof query === 'string' ? query : undefined;
+  const value = raw !== undefined && raw !== '' ? raw : query;
   if (value === undefined || value === '') return undefined;
   if (!EVENT_ID.test(value)) {
     throw new BadRequestException(

@@ -53,7 +53,7 @@ export class SseInterceptor implements NestInterceptor {
 
     return new Promise((resolve, reject) => {
       let connection: SseConnection | undefined;
-      let subscription: Subscription | undefined;
+      let subscription: Subscription | undefined = undefined;
       let settled = false;
       const settle = () => {
         if (settled) return;
@@ -144,6 +144,9 @@ export class SseInterceptor implements NestInterceptor {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) headers.Connection = 'keep-alive';
     res.writeHead(HttpStatus.OK, headers);
     res.write(openingFrame(this.config.sse.retryMs));
-    return this.registry.open(res, kind, ip);
+    const connection = this.registry.open(res, kind, ip);
+    // A HEAD request gets the stream's headers and nothing else.
+    if (req.method === 'HEAD') connection.end('completed');
+    return connection;
   }
 }

@@ -5,7 +5,7 @@ export interface ReceivedEvent {
   type: string;
   data: string;
   lastEventId: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json: any;
 }
 
 /**

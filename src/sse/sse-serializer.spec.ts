@@ -1,0 +1,51 @@
+import { commentFrame, frameOf, openingFrame, serializeMessage } from './sse-serializer';
+
+describe('serializeMessage', () => {
+  it('writes id, event and JSON data in one frame ending with a blank line', () => {
+    expect(serializeMessage({ id: '7', type: 'notification', data: { a: 1 } })).toBe(
+      'event: notification\nid: 7\ndata: {"a":1}\n\n',
+    );
+  });
+
+  it('omits event: for the default type "message"', () => {
+    expect(serializeMessage({ type: 'message', data: 'x' })).toBe('data: x\n\n');
+  });
+
+  it('splits multi-line data into several data: lines, whatever the line break', () => {
+    expect(serializeMessage({ data: 'a\nb\r\nc\rd' })).toBe('data: a\ndata: b\ndata: c\ndata: d\n\n');
+  });
+
+  it('never lets CR or LF reach an event:, id: or retry: line', () => {
+    const frame = serializeMessage({ type: 'x\n\ndata: pwned', id: '1\r\nevent: evil', data: 'ok' });
+    expect(frame).toBe('event: xdata: pwned\nid: 1event: evil\ndata: ok\n\n');
+    expect(frame.split('\n\n')).toHaveLength(2); // exactly one frame
+  });
+
+  it('keeps newlines inside JSON strings escaped, so data cannot end the frame', () => {
+    const frame = serializeMessage({ data: { text: 'a\n\nevent: x\ndata: pwned' } });
+    expect(frame).toBe('data: {"text":"a\\n\\nevent: x\\ndata: pwned"}\n\n');
+  });
+
+  it('writes retry only as a whole, non-negative number', () => {
+    expect(serializeMessage({ retry: 1500.7 })).toBe('retry: 1500\n\n');
+    expect(serializeMessage({ retry: -1 })).toBe('\n');
+  });
+
+  it('writes comments as ": " lines', () => {
+    expect(commentFrame('ping')).toBe(': ping\n\n');
+    expect(serializeMessage({ comment: 'a\nb' })).toBe(': a\n: b\n\n');
+  });
+
+  it('opens a stream with retry and a comment', () => {
+    expect(openingFrame(3000)).toBe('retry: 3000\n: connected\n\n');
+  });
+});
+
+describe('frameOf', () => {
+  it('serializes a message object once, however many times it is written', () => {
+    const message = { id: '1', data: { n: 1 } };
+    const first = frameOf(message);
+    message.data.n = 2; // a cached frame does not change
+    expect(frameOf(message)).toBe(first);
+  });
+});
