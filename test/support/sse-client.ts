@@ -19,10 +19,7 @@ export class RecordingEventSource {
   errors = 0;
   private waiters: Array<() => void> = [];
 
-  constructor(
-    url: string,
-    init?: EventSourceInit & { types?: string[]; headers?: Record<string, string> },
-  ) {
+  constructor(url: string, init?: EventSourceInit & { types?: string[]; headers?: Record<string, string> }) {
     const headers = init?.headers;
     this.source = new EventSource(url, {
       ...init,
@@ -38,12 +35,7 @@ export class RecordingEventSource {
       } catch {
         json = undefined;
       }
-      this.events.push({
-        type: event.type,
-        data: event.data,
-        lastEventId: event.lastEventId,
-        json,
-      });
+      this.events.push({ type: event.type, data: event.data, lastEventId: event.lastEventId, json });
       this.notify();
     };
     this.source.addEventListener('message', record);
@@ -59,11 +51,7 @@ export class RecordingEventSource {
   }
 
   /** Resolves once `predicate` holds over what was received; rejects after `timeoutMs`. */
-  waitFor(
-    predicate: (events: ReceivedEvent[]) => boolean,
-    timeoutMs = 10_000,
-    what = 'condition',
-  ): Promise<void> {
+  waitFor(predicate: (events: ReceivedEvent[]) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (predicate(this.events)) {
@@ -75,11 +63,7 @@ export class RecordingEventSource {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(
-          new Error(
-            `timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`,
-          ),
-        );
+        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`));
       }, timeoutMs);
       const waiter = () => void check();
       const cleanup = () => {
@@ -165,11 +149,7 @@ export class RawStream {
     return complete.split('\n\n').filter((f) => f.length > 0);
   }
 
-  waitFor(
-    predicate: (stream: RawStream) => boolean,
-    timeoutMs = 10_000,
-    what = 'condition',
-  ): Promise<void> {
+  waitFor(predicate: (stream: RawStream) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (!predicate(this)) return false;
@@ -179,9 +159,7 @@ export class RawStream {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(
-          new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text.slice(-2000))}`),
-        );
+        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text.slice(-2000))}`));
       }, timeoutMs);
       const waiter = () => void check();
       const cleanup = () => {
