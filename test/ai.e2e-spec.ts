@@ -341,11 +341,12 @@ describe('AI answers (/api/ai/chat)', () => {
         headers: { 'Last-Event-ID': resumeAt.id! },
       });
       await ended(resumed);
+      const resumeIndex = resumeAt.data.index!;
       const rest = resumed.frames().filter((f) => f.data.type === 'chunk');
-      expect(rest[0]!.data.index).toBe(resumeAt.data.index + 1);
+      expect(rest[0]!.data.index).toBe(resumeIndex + 1);
       expect(rest.map((f) => f.data.content).join('')).toBe(
         Array.from(answer)
-          .slice(resumeAt.data.index + 1)
+          .slice(resumeIndex + 1)
           .join(''),
       );
     });

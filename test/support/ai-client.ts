@@ -1,9 +1,19 @@
 import http from 'node:http';
 
+/** The fields an AI stream's data may carry (start, chunk, done, error, reset). */
+export interface FrameData {
+  type: string;
+  generationId?: string;
+  content?: string;
+  index?: number;
+  message?: string;
+  reason?: string;
+}
+
 export interface Frame {
   id: string | undefined;
   event: string | undefined;
-  data: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  data: FrameData;
 }
 
 /** Parses the complete frames of an SSE text (data frames only; comments and retry-only frames skipped). */
@@ -19,7 +29,7 @@ export function dataFrames(text: string): Frame[] {
       else if (line.startsWith('event: ')) event = line.slice(7);
       else if (line.startsWith('data: ')) data.push(line.slice(6));
     }
-    if (data.length > 0) frames.push({ id, event, data: JSON.parse(data.join('\n')) });
+    if (data.length > 0) frames.push({ id, event, data: JSON.parse(data.join('\n')) as FrameData });
   }
   return frames;
 }
