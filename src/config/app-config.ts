@@ -22,6 +22,9 @@ export interface AppConfig {
     apiKey: string | undefined;
     model: string;
     detachGraceMs: number;
+    timeoutMs: number;
+    maxGenerations: number;
+    demoTokenMs: number;
   };
   auth: { jwtSecret: string | undefined; publicTopics: string[] };
   limits: { maxConnections: number; maxConnectionsPerIp: number };
@@ -60,6 +63,9 @@ export function toAppConfig(env: Env): AppConfig {
       apiKey: env.AI_API_KEY,
       model: env.AI_MODEL,
       detachGraceMs: env.AI_DETACH_GRACE_MS,
+      timeoutMs: env.AI_TIMEOUT_MS,
+      maxGenerations: env.AI_MAX_GENERATIONS,
+      demoTokenMs: env.AI_DEMO_TOKEN_MS,
     },
     auth: { jwtSecret: env.AUTH_JWT_SECRET, publicTopics: env.PUBLIC_TOPICS },
     limits: {

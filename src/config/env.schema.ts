@@ -56,6 +56,12 @@ export const envSchema = z
     AI_API_KEY: z.string().optional(),
     AI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
     AI_DETACH_GRACE_MS: int(0).default(30000),
+    /** Upstream silence (no byte before the headers or between chunks) after which a generation fails. */
+    AI_TIMEOUT_MS: int(100, 600_000).default(30000),
+    /** Generations running at once on this instance; past it a new one is refused with 503. */
+    AI_MAX_GENERATIONS: int(1, 100_000).default(100),
+    /** Pace of the built-in demo model, per token. */
+    AI_DEMO_TOKEN_MS: int(0, 10_000).default(30),
     AUTH_JWT_SECRET: z.string().min(1).optional(),
     PUBLIC_TOPICS: list.default(['ticker', 'chat:*']),
     MAX_CONNECTIONS: int(1).default(10000),

@@ -1,0 +1,32 @@
+import type { AiFailure } from './ai-provider';
+
+/** Why a generation ended in an error: the provider failed, or Rivulet stopped it. */
+export type AiErrorReason = AiFailure | 'cancelled' | 'abandoned' | 'shutdown';
+
+/**
+ * The events of a generation, as written to the log on topic `ai:<generationId>` and sent to
+ * clients as the `data:` of each frame (the seed's shapes; `reason` is an addition).
+ */
+export type AiEvent =
+  | { type: 'start'; generationId: string }
+  | { type: 'chunk'; content: string }
+  | { type: 'done' }
+  | { type: 'error'; message: string; reason: AiErrorReason };
+
+/** `?pace=char`: one event per character; `index` is the character's position in the whole answer. */
+export interface AiCharChunk {
+  type: 'chunk';
+  content: string;
+  index: number;
+}
+
+export const AI_TOPIC_PREFIX = 'ai:';
+
+export function aiTopic(generationId: string): string {
+  return `${AI_TOPIC_PREFIX}${generationId}`;
+}
+
+export function isTerminal(data: unknown): boolean {
+  const type = (data as { type?: unknown } | null)?.type;
+  return type === 'done' || type === 'error';
+}
