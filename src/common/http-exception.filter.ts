@@ -1,14 +1,29 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { StoreUnavailableError } from '../event-log/event-log';
 
 /** Every error answer is `{statusCode, error, message}`; once a stream has started, nothing is written. */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(error: unknown, host: ArgumentsHost): void {
+    let exception = error;
     const res = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof StoreUnavailableError) {
+      // The store is away for a moment (Redis reconnecting): a retryable 503, not a 500.
+      exception = new ServiceUnavailableException('The event store is unavailable; retry shortly');
+      if (!res.headersSent) res.setHeader('Retry-After', '1');
+    }
     const statusCode =
       exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;
     if (statusCode >= 500) this.logger.error(exception);

@@ -2,6 +2,12 @@ import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EVENT_LOG, EventLog } from './event-log';
 import { InMemoryEventLog } from './in-memory-event-log';
+import { LEADER_ELECTION, LeaderElection, SingleInstanceLeader } from './leader-election';
+import { RedisLeaderElection } from './redis-leader-election';
+import { RedisStreamsEventLog } from './redis-streams-event-log';
+
+/** Key prefix of everything Rivulet keeps in Redis. */
+export const REDIS_KEY_PREFIX = 'rivulet';
 
 /** Picks the store once, from STORE; services only ever see the EventLog port. */
 export function createEventLog(config: AppConfig['store']): EventLog {
@@ -9,7 +15,24 @@ export function createEventLog(config: AppConfig['store']): EventLog {
     case 'memory':
       return new InMemoryEventLog(config.retention);
     case 'redis':
-      throw new Error('STORE=redis: the Redis Streams adapter is not available in this build');
+      return new RedisStreamsEventLog({
+        url: config.redisUrl,
+        retention: config.retention,
+        prefix: REDIS_KEY_PREFIX,
+      });
+  }
+}
+
+/** Who runs singleton jobs (the ticker): chosen with the store, like the log itself. */
+export function createLeaderElection(config: AppConfig['store']): LeaderElection {
+  switch (config.kind) {
+    case 'memory':
+      return new SingleInstanceLeader();
+    case 'redis':
+      return new RedisLeaderElection({
+        url: config.redisUrl,
+        key: `${REDIS_KEY_PREFIX}:leader:ticker`,
+      });
   }
 }
 
@@ -21,13 +44,22 @@ export function createEventLog(config: AppConfig['store']): EventLog {
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => createEventLog(config.store),
     },
+    {
+      provide: LEADER_ELECTION,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => createLeaderElection(config.store),
+    },
   ],
-  exports: [EVENT_LOG],
+  exports: [EVENT_LOG, LEADER_ELECTION],
 })
 export class EventLogModule implements OnApplicationShutdown {
-  constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
+  constructor(
+    @Inject(EVENT_LOG) private readonly log: EventLog,
+    @Inject(LEADER_ELECTION) private readonly leader: LeaderElection,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.leader.close();
     await this.log.close();
   }
 }

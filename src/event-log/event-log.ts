@@ -50,6 +50,14 @@ export interface EventLog {
 
 export const EVENT_LOG = Symbol('EVENT_LOG');
 
+/**
+ * The store cannot be reached right now (Redis down, timed out). Thrown by append/readAfter instead of
+ * waiting forever; the HTTP layer answers 503 so the client retries (see HttpExceptionFilter).
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}
+
 /** Ids are decimal sequence numbers; compare them as numbers, not strings. */
 export function compareIds(a: string, b: string): number {
   return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;

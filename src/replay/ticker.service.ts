@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EVENT_LOG, EventLog } from '../event-log/event-log';
+import { LEADER_ELECTION, LeaderElection } from '../event-log/leader-election';
 
 export const TICKER_TOPIC = 'ticker';
 
@@ -8,7 +9,10 @@ export interface TickerMessage {
   message: string;
 }
 
-/** Publishes a message to the `ticker` topic every TICKER_INTERVAL_MS (0 turns it off). */
+/**
+ * Publishes a message to the `ticker` topic every TICKER_INTERVAL_MS (0 turns it off). With several
+ * instances on one store, only the leader ticks, so the topic gets one message per interval.
+ */
 @Injectable()
 export class TickerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(TickerService.name);
@@ -18,11 +22,16 @@ export class TickerService implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LEADER_ELECTION) private readonly leader: LeaderElection,
   ) {}
 
   onApplicationBootstrap(): void {
     const interval = this.config.streams.tickerIntervalMs;
-    if (interval > 0) this.timer = setInterval(() => void this.publish(), interval);
+    if (interval > 0) {
+      this.timer = setInterval(() => {
+        if (this.leader.isLeader()) void this.publish();
+      }, interval);
+    }
   }
 
   onModuleDestroy(): void {

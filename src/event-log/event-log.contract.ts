@@ -1,0 +1,250 @@
+import { firstValueFrom, Subscription } from 'rxjs';
+import { compareIds, EventLog, LogEvent } from './event-log';
+import { LogStreamItem, streamFromLog } from './event-stream';
+
+export interface EventLogUnderTest {
+  log: EventLog;
+  cleanup(): Promise<void>;
+}
+
+/** Polls `condition` until it holds (delivery may be asynchronous in some adapters); fails after `timeoutMs`. */
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const ids = (events: readonly LogEvent[]) => events.map((e) => e.id);
+
+/**
+ * The EventLog port's contract. Every adapter runs it (in-memory in its spec, Redis in the e2e suite):
+ * services may rely on exactly what is checked here and nothing more. Live delivery may be asynchronous
+ * (Redis delivers through its reader), so live assertions wait for the events they expect.
+ */
+export function describeEventLogContract(
+  name: string,
+  create: (retention: number) => Promise<EventLogUnderTest>,
+): void {
+  describe(`EventLog contract: ${name}`, () => {
+    let current: EventLogUnderTest | undefined;
+    const open = async (retention = 100): Promise<EventLog> => {
+      current = await create(retention);
+      return current.log;
+    };
+
+    afterEach(async () => {
+      await current?.cleanup();
+      current = undefined;
+    });
+
+    it('assigns strictly increasing decimal ids across topics, and lastId is the newest', async () => {
+      const log = await open();
+      expect(await log.lastId()).toBeUndefined();
+      const events: LogEvent[] = [];
+      for (const topic of ['a', 'b', 'a', 'c', 'b']) {
+        events.push(await log.append({ topic, type: 'message', data: { topic } }));
+      }
+      for (const event of events) expect(event.id).toMatch(/^[1-9]\d*$/);
+      for (let i = 1; i < events.length; i++)
+        expect(compareIds(events[i]!.id, events[i - 1]!.id)).toBeGreaterThan(0);
+      expect(await log.lastId()).toBe(events[events.length - 1]!.id);
+    });
+
+    it('keeps type, data and timestamp as appended', async () => {
+      const log = await open();
+      const before = Date.now();
+      const samples: unknown[] = [{ nested: { list: [1, 'two', null] } }, 'text', 42, null, true];
+      for (const data of samples) await log.append({ topic: 't', type: 'kind.x:y-z', data });
+      const { events } = await log.readAfter(['t'], undefined);
+      expect(events.map((e) => e.data)).toEqual(samples);
+      expect(events.every((e) => e.type === 'kind.x:y-z' && e.topic === 't')).toBe(true);
+      expect(
+        events.every((e) => e.timestamp >= before - 1000 && e.timestamp <= Date.now() + 1000),
+      ).toBe(true);
+    });
+
+    it('reads after an id across topics, merged in id order, excluding the id itself', async () => {
+      const log = await open();
+      const a1 = await log.append({ topic: 'a', type: 'm', data: 1 });
+      const b1 = await log.append({ topic: 'b', type: 'm', data: 2 });
+      await log.append({ topic: 'other', type: 'm', data: 3 });
+      const a2 = await log.append({ topic: 'a', type: 'm', data: 4 });
+      const b2 = await log.append({ topic: 'b', type: 'm', data: 5 });
+
+      const all = await log.readAfter(['a', 'b'], undefined);
+      expect(ids(all.events)).toEqual(ids([a1, b1, a2, b2]));
+      expect(all).toMatchObject({ truncated: false, unknown: false });
+
+      expect(ids((await log.readAfter(['b', 'a'], a1.id)).events)).toEqual(ids([b1, a2, b2]));
+      expect(ids((await log.readAfter(['a', 'b'], b1.id)).events)).toEqual(ids([a2, b2]));
+      expect(ids((await log.readAfter(['a', 'a'], undefined)).events)).toEqual(ids([a1, a2]));
+      const atEnd = await log.readAfter(['a', 'b'], b2.id);
+      expect(atEnd).toEqual({ events: [], truncated: false, unknown: false });
+      expect((await log.readAfter(['never-used'], a1.id)).events).toEqual([]);
+      expect((await log.readAfter([], a1.id)).events).toEqual([]);
+    });
+
+    it('retains `retention` events per topic and flags a read that missed dropped events', async () => {
+      const log = await open(3);
+      const a: LogEvent[] = [];
+      const b: LogEvent[] = [];
+      for (let i = 0; i < 5; i++) {
+        a.push(await log.append({ topic: 'a', type: 'm', data: i }));
+        if (i < 2) b.push(await log.append({ topic: 'b', type: 'm', data: i }));
+      }
+      // a: 5 appended, the 2 oldest dropped; b: 2 appended, nothing dropped.
+      const fromStart = await log.readAfter(['a'], undefined);
+      expect(ids(fromStart.events)).toEqual(ids(a.slice(2)));
+      expect(fromStart.truncated).toBe(false);
+
+      const missed = await log.readAfter(['a'], a[0]!.id);
+      expect(missed.truncated).toBe(true);
+      expect(ids(missed.events)).toEqual(ids(a.slice(2)));
+
+      // Resuming right after the newest dropped event loses nothing.
+      const exact = await log.readAfter(['a'], a[1]!.id);
+      expect(exact.truncated).toBe(false);
+      expect(ids(exact.events)).toEqual(ids(a.slice(2)));
+
+      const otherTopic = await log.readAfter(['b'], a[0]!.id);
+      expect(otherTopic.truncated).toBe(false);
+      expect(ids(otherTopic.events)).toEqual(ids(b.filter((e) => compareIds(e.id, a[0]!.id) > 0)));
+
+      const merged = await log.readAfter(['a', 'b'], a[0]!.id);
+      expect(merged.truncated).toBe(true);
+    });
+
+    it('flags an id newer than anything handed out as unknown', async () => {
+      const log = await open();
+      expect(await log.readAfter(['a'], '1')).toEqual({
+        events: [],
+        truncated: false,
+        unknown: true,
+      });
+      const e = await log.append({ topic: 'a', type: 'm', data: 0 });
+      expect((await log.readAfter(['a'], e.id)).unknown).toBe(false);
+      const next = String(Number(e.id) + 1);
+      expect(await log.readAfter(['a'], next)).toEqual({
+        events: [],
+        truncated: false,
+        unknown: true,
+      });
+      expect((await log.readAfter(['a'], '9'.repeat(30))).unknown).toBe(true);
+    });
+
+    it('delivers live events only for the subscribed topics, in id order', async () => {
+      const log = await open();
+      await log.append({ topic: 'a', type: 'm', data: 'before subscribing' });
+      const got: LogEvent[] = [];
+      const unsubscribe = log.subscribe(['a', 'b'], (event) => got.push(event));
+      const sent: LogEvent[] = [];
+      for (let i = 0; i < 20; i++) {
+        const topic = ['a', 'b', 'c'][i % 3]!;
+        const event = await log.append({ topic, type: 'm', data: i });
+        if (topic !== 'c') sent.push(event);
+      }
+      await eventually(() => got.length >= sent.length, `${sent.length} live events`);
+      expect(ids(got)).toEqual(ids(sent));
+      expect(got[0]!.data).toBe(0);
+      unsubscribe();
+    });
+
+    it('delivers concurrent appends to every subscriber exactly once, in id order', async () => {
+      const log = await open();
+      const first: LogEvent[] = [];
+      const second: LogEvent[] = [];
+      const unsubscribers = [
+        log.subscribe(['x'], (e) => first.push(e)),
+        log.subscribe(['x', 'y'], (e) => second.push(e)),
+      ];
+      const sent = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          log.append({ topic: i % 2 ? 'x' : 'y', type: 'm', data: i }),
+        ),
+      );
+      const sorted = [...sent].sort((p, q) => compareIds(p.id, q.id));
+      await eventually(() => first.length >= 25 && second.length >= 50, 'every live event');
+      expect(ids(first)).toEqual(ids(sorted.filter((e) => e.topic === 'x')));
+      expect(ids(second)).toEqual(ids(sorted));
+      unsubscribers.forEach((u) => u());
+    });
+
+    it('releases a subscription on unsubscribe (count back to 0, no more delivery)', async () => {
+      const log = await open();
+      const gone: LogEvent[] = [];
+      const kept: LogEvent[] = [];
+      const unsubscribe = log.subscribe(['a', 'b'], (e) => gone.push(e));
+      const unsubscribeProbe = log.subscribe(['a'], (e) => kept.push(e));
+      expect(log.subscriberCount()).toBe(2);
+      unsubscribe();
+      unsubscribe(); // idempotent
+      expect(log.subscriberCount()).toBe(1);
+      await log.append({ topic: 'b', type: 'm', data: 1 });
+      await log.append({ topic: 'a', type: 'm', data: 2 });
+      await eventually(() => kept.length === 1, 'the probe event');
+      expect(gone).toEqual([]);
+      unsubscribeProbe();
+      expect(log.subscriberCount()).toBe(0);
+    });
+
+    it('streamFromLog: replay then live with no gap and no duplicate while appends race the replay read', async () => {
+      const log = await open(1000);
+      for (let i = 0; i < 20; i++)
+        await log.append({ topic: i % 2 ? 'p' : 'q', type: 'm', data: i });
+      const resumeFrom = (await log.readAfter(['p'], undefined)).events[4]!.id;
+      for (let round = 0; round < 3; round++) {
+        const received: LogEvent[] = [];
+        let replay: Extract<LogStreamItem, { kind: 'replay' }> | undefined;
+        const subscription: Subscription = streamFromLog(log, ['p', 'q'], resumeFrom).subscribe(
+          (item) => {
+            if (item.kind === 'replay') {
+              replay = item;
+              received.push(...item.events);
+            } else {
+              received.push(item.event);
+            }
+          },
+        );
+        // Appends in flight while the replay is being read.
+        const racing = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            log.append({ topic: i % 3 ? 'p' : 'q', type: 'm', data: i }),
+          ),
+        );
+        const newest = racing
+          .map((e) => e.id)
+          .sort(compareIds)
+          .pop()!;
+        await eventually(() => received.some((e) => e.id === newest), 'the newest racing event');
+        const expected = (await log.readAfter(['p', 'q'], resumeFrom)).events;
+        expect(ids(received)).toEqual(ids(expected));
+        expect(replay).toMatchObject({ reset: undefined, resumed: true });
+        subscription.unsubscribe();
+        expect(log.subscriberCount()).toBe(0);
+      }
+    });
+
+    it('streamFromLog: an unknown id resets to live, a truncated one replays what is retained', async () => {
+      const log = await open(2);
+      const events: LogEvent[] = [];
+      for (let i = 0; i < 4; i++) events.push(await log.append({ topic: 'r', type: 'm', data: i }));
+      const truncated = await firstValueFrom(streamFromLog(log, ['r'], events[0]!.id));
+      expect(truncated).toMatchObject({ kind: 'replay', reset: 'history_truncated' });
+      expect(truncated.kind === 'replay' && ids(truncated.events)).toEqual(ids(events.slice(2)));
+      const unknown = await firstValueFrom(streamFromLog(log, ['r'], '999999'));
+      expect(unknown).toMatchObject({ kind: 'replay', reset: 'unknown_id', events: [] });
+      expect(log.subscriberCount()).toBe(0);
+    });
+
+    it('is healthy while usable', async () => {
+      const log = await open();
+      expect(await log.isHealthy()).toBe(true);
+    });
+  });
+}

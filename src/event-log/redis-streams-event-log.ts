@@ -1,0 +1,395 @@
+import { Logger } from '@nestjs/common';
+import Redis from 'ioredis';
+import { EventEmitter } from 'node:events';
+import {
+  AppendInput,
+  compareIds,
+  EventLog,
+  LiveListener,
+  LogEvent,
+  ReadResult,
+  StoreUnavailableError,
+  Unsubscribe,
+} from './event-log';
+
+export interface RedisStreamsEventLogOptions {
+  /** redis://[user:pass@]host:port[/db] (REDIS_URL). */
+  url: string;
+  /** Events kept per topic (STORE_RETENTION): the topic stream is capped with an exact MAXLEN. */
+  retention: number;
+  /** Key prefix; every key of the log starts with `<prefix>:`. */
+  prefix?: string;
+  /** Approximate cap of the fan-out stream that carries live events to every instance. */
+  fanOutMaxLen?: number;
+  /** Per-command timeout: a command that gets no answer in time fails with StoreUnavailableError. */
+  commandTimeoutMs?: number;
+  /** While (re)connecting, how long a command waits for the connection before failing. */
+  connectWaitMs?: number;
+  /** How long the live reader blocks on XREAD before asking again. */
+  blockMs?: number;
+  logger?: LogSink;
+}
+
+/** Where the adapter reports connection trouble (a Nest Logger by default). */
+export type LogSink = Pick<Logger, 'log' | 'warn' | 'error'>;
+
+/** Fields of a fan-out entry, and of a topic entry (without `topic`). */
+type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * KEYS: sequence, topic stream, fan-out stream, dropped hash.
+ * ARGV: retention, topic, type, data, timestamp, fan-out max length, floor.
+ * One global sequence gives every event the id `<seq>-0` in both streams. Before the topic stream is
+ * trimmed to `retention`, the newest id it drops is kept in the dropped hash (for `truncated`).
+ * `floor` is the highest id the calling instance has seen: after Redis lost its data, the sequence
+ * continues above it instead of handing out ids clients already hold.
+ */
+const APPEND_SCRIPT = `
+local floor = tonumber(ARGV[7])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < floor then redis.call('SET', KEYS[1], floor) end
+local seq = redis.call('INCR', KEYS[1])
+local id = seq .. '-0'
+local retention = tonumber(ARGV[1])
+local excess = redis.call('XLEN', KEYS[2]) + 1 - retention
+if excess > 0 then
+  local dropped = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', excess)
+  redis.call('HSET', KEYS[4], ARGV[2], dropped[#dropped][1])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', retention, id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], id, 'topic', ARGV[2], 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
+return seq
+`;
+
+/**
+ * The event log on Redis Streams, for several instances (STORE=redis).
+ *
+ * - `<prefix>:seq` is the one global sequence; an event's id is its decimal value (Redis id `<seq>-0`).
+ * - `<prefix>:topic:<topic>` holds a topic's last `retention` events (exact MAXLEN); readAfter reads them
+ *   with XRANGE from an exclusive start and merges topics in id order.
+ * - `<prefix>:all` carries every event to every instance: ONE reader per instance (its own connection,
+ *   XREAD BLOCK from the last id it saw) fans events out in process to local subscribers by topic. Events
+ *   this instance appends reach its own subscribers through the same reader, so exactly once and in order.
+ * - Redis down: commands fail fast with StoreUnavailableError (no offline queue), ioredis reconnects, the
+ *   reader resumes from its last id and delivers what was published meanwhile.
+ */
+export class RedisStreamsEventLog implements EventLog {
+  private readonly redis: Redis & RedisWithAppend;
+  private readonly reader: Redis;
+  private readonly prefix: string;
+  private readonly retention: number;
+  private readonly fanOutMaxLen: number;
+  private readonly blockMs: number;
+  private readonly logger: LogSink;
+  private readonly listeners = new Map<string, Set<LiveListener>>();
+  private subscriptions = 0;
+  /** The newest sequence number the reader has delivered (or started after). */
+  private lastSeen: number | undefined;
+  private closed = false;
+  private unreachableLogged = false;
+  private readonly readerDone: Promise<void>;
+  /** Emits `started` once the live reader knows where it starts. */
+  private readonly readerStarted = new EventEmitter();
+
+  constructor(private readonly options: RedisStreamsEventLogOptions) {
+    this.prefix = options.prefix ?? 'rivulet';
+    this.retention = options.retention;
+    this.fanOutMaxLen = options.fanOutMaxLen ?? 100_000;
+    this.blockMs = options.blockMs ?? 5000;
+    this.logger = options.logger ?? new Logger(RedisStreamsEventLog.name);
+    const retryStrategy = (times: number) => Math.min(50 * times, 1000);
+    this.redis = new Redis(options.url, {
+      // Fail fast while Redis is away: an append must not hang; callers answer 503.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      connectTimeout: 2000,
+      retryStrategy,
+    }) as Redis & RedisWithAppend;
+    this.redis.defineCommand('rivuletAppend', { numberOfKeys: 4, lua: APPEND_SCRIPT });
+    this.reader = new Redis(options.url, {
+      // The reader waits through outages: its XREAD is queued until the connection is back.
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      connectTimeout: 2000,
+      retryStrategy,
+    });
+    this.redis.on('error', (error: Error) => this.onConnectionError(error));
+    this.reader.on('error', (error: Error) => this.onConnectionError(error));
+    this.redis.on('ready', () => {
+      if (this.unreachableLogged)
+        this.logger.log(`Redis at REDIS_URL=${this.safeUrl()} is reachable again`);
+      this.unreachableLogged = false;
+    });
+    // Every request waiting out a reconnect adds a listener for a moment: not a leak.
+    this.redis.setMaxListeners(0);
+    this.readerStarted.setMaxListeners(0);
+    this.readerDone = this.readLoop();
+  }
+
+  async append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
+    const timestamp = Date.now();
+    const data = JSON.stringify(input.data) ?? '';
+    const seq = await this.command('append', () =>
+      this.redis.rivuletAppend(
+        this.key('seq'),
+        this.topicKey(input.topic),
+        this.key('all'),
+        this.key('dropped'),
+        this.retention,
+        input.topic,
+        input.type,
+        data,
+        timestamp,
+        this.fanOutMaxLen,
+        this.lastSeen ?? 0,
+      ),
+    );
+    return { id: String(seq), topic: input.topic, type: input.type, data: input.data, timestamp };
+  }
+
+  async readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
+    const unique = [...new Set(topics)];
+    // Past the largest sequence Redis can hold: certainly unknown (and not a valid stream id).
+    if (afterId !== undefined && compareIds(afterId, MAX_SEQUENCE) > 0)
+      return { events: [], truncated: false, unknown: true };
+    const start = afterId === undefined ? '-' : `(${afterId}-0`;
+    const results = await this.command('readAfter', async () => {
+      // One transaction: the sequence, the truncation marks and the topic streams form one snapshot.
+      const multi = this.redis.multi().get(this.key('seq'));
+      if (unique.length > 0) multi.hmget(this.key('dropped'), ...unique);
+      for (const topic of unique) multi.xrange(this.topicKey(topic), start, '+');
+      return (await multi.exec()) ?? [];
+    });
+    const values = results.map(([error, value]) => {
+      if (error) throw new StoreUnavailableError(`Redis readAfter failed: ${error.message}`);
+      return value;
+    });
+    const sequence = (values[0] as string | null) ?? '0';
+    if (afterId !== undefined && compareIds(afterId, sequence) > 0)
+      return { events: [], truncated: false, unknown: true };
+    if (unique.length === 0) return { events: [], truncated: false, unknown: false };
+    const dropped = values[1] as (string | null)[];
+    const truncated =
+      afterId !== undefined &&
+      dropped.some((id) => id !== null && compareIds(stripSeq(id), afterId) > 0);
+    const parts = unique.map((topic, i) =>
+      (values[2 + i] as StreamEntry[]).map((entry) => toEvent(topic, entry[0], entry[1])),
+    );
+    const events =
+      parts.length === 1 ? parts[0]! : parts.flat().sort((a, b) => compareIds(a.id, b.id));
+    return { events, truncated, unknown: false };
+  }
+
+  subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe {
+    const unique = [...new Set(topics)];
+    for (const topic of unique) {
+      let set = this.listeners.get(topic);
+      if (!set) this.listeners.set(topic, (set = new Set()));
+      set.add(listener);
+    }
+    this.subscriptions++;
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.subscriptions--;
+      for (const topic of unique) {
+        const set = this.listeners.get(topic);
+        set?.delete(listener);
+        if (set?.size === 0) this.listeners.delete(topic);
+      }
+    };
+  }
+
+  async lastId(): Promise<string | undefined> {
+    const value = await this.command('lastId', () => this.redis.get(this.key('seq')));
+    return value === null || value === '0' ? undefined : value;
+  }
+
+  subscriberCount(): number {
+    return this.subscriptions;
+  }
+
+  async isHealthy(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.usable();
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.subscriptions = 0;
+    // The reader may sit in a blocking XREAD: drop its socket rather than wait for the block to end.
+    this.reader.disconnect();
+    await this.readerDone;
+    if (this.redis.status === 'ready') {
+      await this.redis.quit().catch(() => this.redis.disconnect());
+    } else {
+      this.redis.disconnect();
+    }
+  }
+
+  /** The live reader: one XREAD BLOCK loop on the fan-out stream, dispatching to local listeners. */
+  private async readLoop(): Promise<void> {
+    while (!this.closed) {
+      try {
+        if (this.lastSeen === undefined) {
+          // Start after everything appended so far: history is readAfter's job, this is live only.
+          this.lastSeen = Number((await this.reader.get(this.key('seq'))) ?? '0');
+          this.readerStarted.emit('started');
+          continue;
+        }
+        const reply = (await this.reader.xread(
+          'COUNT',
+          1000,
+          'BLOCK',
+          this.blockMs,
+          'STREAMS',
+          this.key('all'),
+          `${this.lastSeen}-0`,
+        ));
+        for (const [, entries] of reply ?? []) for (const entry of entries) this.dispatch(entry);
+      } catch (error) {
+        if (this.closed) break;
+        this.onConnectionError(error as Error);
+        await this.whenReaderReady();
+      }
+    }
+  }
+
+  private dispatch([redisId, fields]: StreamEntry): void {
+    const seq = Number(stripSeq(redisId));
+    if (this.lastSeen !== undefined && seq > this.lastSeen + 1) {
+      this.logger.warn(
+        `live reader skipped ids ${this.lastSeen + 1}..${seq - 1}: the fan-out stream was trimmed before ` +
+          'this instance read them (raise fanOutMaxLen); subscribers resume them from the topic streams',
+      );
+    }
+    this.lastSeen = seq;
+    const topic = field(fields, 'topic');
+    const listeners = this.listeners.get(topic);
+    if (!listeners) return;
+    const event = toEvent(topic, redisId, fields);
+    for (const listener of [...listeners]) listener(event);
+  }
+
+  /** Resolves when the reader connection is ready again (or the log is closed). */
+  private whenReaderReady(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    // Ready but the command failed (a Redis error reply): pause briefly rather than spin.
+    if (this.reader.status === 'ready') return new Promise((resolve) => setTimeout(resolve, 100));
+    return new Promise((resolve) => {
+      const done = () => {
+        this.reader.off('ready', done);
+        this.reader.off('end', done);
+        resolve();
+      };
+      this.reader.once('ready', done);
+      this.reader.once('end', done);
+    });
+  }
+
+  private async command<T>(what: string, run: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError(`event log is closed (${what})`);
+    try {
+      await this.usable();
+      return await run();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(
+        `Redis at REDIS_URL=${this.safeUrl()} is unavailable (${what}): ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * Resolves when the command connection is ready and the live reader has its start point; waits at
+   * most `connectWaitMs` (start-up, reconnects). Appends and reads wait for the reader's start so that
+   * nothing this instance appends, or reads as history, can fall before the point live delivery starts.
+   */
+  private usable(): Promise<void> {
+    if (this.redis.status === 'ready' && this.lastSeen !== undefined) return Promise.resolve();
+    const waitMs = this.options.connectWaitMs ?? 1000;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.redis.status !== 'ready' || this.lastSeen === undefined) return;
+        done();
+        resolve();
+      };
+      const done = () => {
+        clearTimeout(timer);
+        this.redis.off('ready', check);
+        this.readerStarted.off('started', check);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`not connected (${this.redis.status}) after ${waitMs} ms`));
+      }, waitMs);
+      this.redis.on('ready', check);
+      this.readerStarted.on('started', check);
+    });
+  }
+
+  private onConnectionError(error: Error): void {
+    if (this.closed || this.unreachableLogged) return;
+    this.unreachableLogged = true;
+    this.logger.error(
+      `Redis at REDIS_URL=${this.safeUrl()} is unreachable (${error.message}); retrying, readiness is false ` +
+        'and appends fail with 503 until it is back',
+    );
+  }
+
+  /** REDIS_URL without its password, for log lines. */
+  private safeUrl(): string {
+    try {
+      const url = new URL(this.options.url);
+      if (url.password) url.password = '***';
+      return url.toString();
+    } catch {
+      return '<invalid url>';
+    }
+  }
+
+  private key(name: string): string {
+    return `${this.prefix}:${name}`;
+  }
+
+  private topicKey(topic: string): string {
+    return `${this.prefix}:topic:${topic}`;
+  }
+}
+
+/** INCR works on signed 64-bit integers. */
+const MAX_SEQUENCE = '9223372036854775807';
+
+interface RedisWithAppend {
+  rivuletAppend(...args: (string | number)[]): Promise<number>;
+}
+
+function stripSeq(redisId: string): string {
+  const dash = redisId.indexOf('-');
+  return dash === -1 ? redisId : redisId.slice(0, dash);
+}
+
+function field(fields: string[], name: string): string {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
+  return '';
+}
+
+function toEvent(topic: string, redisId: string, fields: string[]): LogEvent {
+  const data = field(fields, 'data');
+  return {
+    id: stripSeq(redisId),
+    topic,
+    type: field(fields, 'type'),
+    data: data === '' ? undefined : (JSON.parse(data) as unknown),
+    timestamp: Number(field(fields, 'ts')),
+  };
+}

@@ -1,0 +1,175 @@
+import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
+import { eventually } from '../src/event-log/event-log.contract';
+import { LEADER_ELECTION, LeaderElection } from '../src/event-log/leader-election';
+import { TickerService } from '../src/replay/ticker.service';
+import { RunningApp, startApp } from './support/app';
+import { RedisServer } from './support/redis';
+import { ReceivedEvent, RecordingEventSource } from './support/sse-client';
+
+interface TickerBody {
+  type?: string;
+  id?: string;
+  message?: string;
+}
+const body = (event: ReceivedEvent) => (event.json ?? {}) as TickerBody;
+/** Ids of the ticker events a client got, live or replayed, in arrival order. */
+const tickIds = (client: RecordingEventSource) =>
+  client.events
+    .filter((e) => body(e).type === 'message' || body(e).type === 'catch_up_message')
+    .map((e) => body(e).id!);
+
+jest.setTimeout(30_000);
+
+describe('several instances on one Redis (STORE=redis)', () => {
+  let redis: RedisServer;
+  const apps: RunningApp[] = [];
+  const clients: RecordingEventSource[] = [];
+
+  const startInstance = async (env: Record<string, string> = {}) => {
+    const running = await startApp({
+      STORE: 'redis',
+      REDIS_URL: redis.url,
+      STORE_RETENTION: '1000',
+      ...env,
+    });
+    apps.push(running);
+    return running;
+  };
+  const connect = (url: string, init?: ConstructorParameters<typeof RecordingEventSource>[1]) => {
+    const client = new RecordingEventSource(url, init);
+    clients.push(client);
+    return client;
+  };
+
+  beforeEach(async () => {
+    redis = await RedisServer.start();
+  });
+
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+    await redis.dispose();
+  });
+
+  it('an event published on one instance reaches the /events clients of every instance, once, in order', async () => {
+    const [a, b] = [await startInstance(), await startInstance()];
+    const onA = connect(`${a.url}/events`);
+    const onB = connect(`${b.url}/events`);
+    await Promise.all(
+      [onA, onB].map((c) => c.waitFor((e) => e.some((x) => body(x).type === 'connected'))),
+    );
+    const tickerA = a.app.get(TickerService);
+    const tickerB = b.app.get(TickerService);
+    await tickerA.publish();
+    await tickerB.publish();
+    await tickerA.publish();
+    for (const client of [onA, onB]) {
+      await client.waitFor(() => tickIds(client).length === 3, 10_000, 'three ticks');
+      expect(tickIds(client)).toEqual(['1', '2', '3']);
+      expect(client.events.filter((e) => e.lastEventId !== '').map((e) => e.lastEventId)).toEqual([
+        '1',
+        '2',
+        '3',
+      ]);
+    }
+  });
+
+  it('a client whose instance goes away resumes on another one with no gap and no duplicate', async () => {
+    const [a, b] = [await startInstance(), await startInstance()];
+    // The load balancer: new connections go to the first instance still up.
+    const up = [a, b];
+    const client = connect(`${a.url}/events`, {
+      fetch: (input, init) => {
+        const target = new URL(String(input instanceof Request ? input.url : input));
+        const live = new URL(up[0]!.url);
+        target.host = live.host;
+        return fetch(target, init);
+      },
+    });
+    await client.waitForOpen();
+    const publisher = b.app.get<EventLog>(EVENT_LOG);
+    const publish = (n: number) =>
+      publisher.append({ topic: 'ticker', type: 'message', data: { message: `m${n}` } });
+    for (let i = 1; i <= 3; i++) await publish(i);
+    await client.waitFor(() => tickIds(client).length === 3, 10_000, 'three live ticks on a');
+
+    up.shift();
+    const closing = a.close();
+    apps.splice(apps.indexOf(a), 1);
+    for (let i = 4; i <= 6; i++) await publish(i); // while the client moves from a to b
+    await closing;
+    await client.waitFor(
+      (e) => e.some((x) => body(x).type === 'connected' && /Reconnected/.test(x.data)),
+      10_000,
+      'resume',
+    );
+    for (let i = 7; i <= 8; i++) await publish(i);
+    await client.waitFor(() => tickIds(client).includes('8'), 10_000, 'tick 8 on b');
+    expect(tickIds(client)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
+    expect(client.opens).toBe(2);
+  });
+
+  it('runs the ticker on one instance at a time, and another takes over when the leader stops', async () => {
+    const instances = [
+      await startInstance({ TICKER_INTERVAL_MS: '40' }),
+      await startInstance({ TICKER_INTERVAL_MS: '40' }),
+    ];
+    const leaders = instances.map((i) => i.app.get<LeaderElection>(LEADER_ELECTION));
+    await eventually(() => leaders.some((l) => l.isLeader()), 'a leader', 10_000);
+    expect(leaders.filter((l) => l.isLeader())).toHaveLength(1);
+    const leaderIndex = leaders.findIndex((l) => l.isLeader());
+    const follower = instances[1 - leaderIndex]!;
+
+    const client = connect(`${follower.url}/events`);
+    await client.waitFor(() => tickIds(client).length >= 10, 10_000, 'ten ticks');
+    // One ticker: its own counter numbers the messages 1, 2, 3... with no value twice.
+    const numbers = client.events
+      .filter((e) => body(e).type === 'message')
+      .map((e) => Number(body(e).message!.split('#')[1]));
+    for (let i = 1; i < numbers.length; i++) expect(numbers[i]).toBe(numbers[i - 1]! + 1);
+
+    const leader = instances[leaderIndex]!;
+    apps.splice(apps.indexOf(leader), 1);
+    await leader.close(); // gives the lease up
+    const seen = tickIds(client).length;
+    await eventually(
+      () => leaders[1 - leaderIndex]!.isLeader(),
+      'the follower to take over',
+      10_000,
+    );
+    await client.waitFor(
+      () => tickIds(client).length >= seen + 5,
+      10_000,
+      'ticks from the new leader',
+    );
+    const ids = tickIds(client);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('Redis unreachable at start-up', () => {
+  it('starts anyway, is not ready, fails appends fast naming REDIS_URL, and recovers when Redis comes up', async () => {
+    const redis = await RedisServer.create(); // a free port, nothing listening yet
+    const running = await startApp({ STORE: 'redis', REDIS_URL: redis.url });
+    try {
+      const log = running.app.get<EventLog>(EVENT_LOG);
+      expect(await log.isHealthy()).toBe(false);
+      await expect(log.append({ topic: 'ticker', type: 'message', data: {} })).rejects.toThrow(
+        `REDIS_URL=${redis.url}`,
+      );
+      const client = new RecordingEventSource(`${running.url}/events`);
+      try {
+        await client.waitFor((e) => e.some((x) => body(x).type === 'connected'));
+        await redis.start();
+        await eventually(() => log.isHealthy(), 'readiness after Redis started', 10_000);
+        await running.app.get(TickerService).publish();
+        await client.waitFor(() => tickIds(client).length === 1, 10_000, 'the first tick');
+      } finally {
+        client.close();
+      }
+    } finally {
+      await running.close();
+      await redis.dispose();
+    }
+  });
+});
