@@ -61,7 +61,7 @@ function serveDemoPages(app: NestExpressApplication): void {
   app.useStaticAssets(PUBLIC_DIR, {
     index: 'index.html',
     extensions: ['html'],
-    setHeaders: (res, path) => {
+    setHeaders: (res: Response, path: string) => {
       res.setHeader('X-Content-Type-Options', 'nosniff');
       if (path.endsWith('.html')) {
         res.setHeader('Content-Security-Policy', PAGE_CSP);

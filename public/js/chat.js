@@ -77,7 +77,7 @@ function enter() {
     input.disabled = !open;
     sendButton.disabled = !open;
     if (open) input.focus();
-    if (change.status === 'closed' && change.error) setNotice(notice, change.error.message, 'error');
+    if (change.status === 'closed' && change.error) setNotice(notice, `${change.error.status}: ${change.error.message}`, 'error');
   });
   current.on('message', (event) => {
     const data = /** @type {ChatData} */ (event.data);

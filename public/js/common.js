@@ -1,6 +1,9 @@
 // @ts-check
 /** Small DOM helpers shared by the demo pages. */
 
+// On a phone the nav scrolls sideways: keep the current page's link in view.
+document.querySelector('.nav [aria-current="page"]')?.scrollIntoView({ inline: 'center', block: 'nearest' });
+
 /**
  * @param {string} selector
  * @returns {HTMLElement}
@@ -88,6 +91,7 @@ export function pillStateOf(change) {
  * @param {'error' | 'info' | ''} [kind]
  */
 export function setNotice(box, text, kind = '') {
+  box.hidden = false;
   box.textContent = text;
   if (kind) box.dataset.kind = kind;
   else delete box.dataset.kind;
@@ -97,7 +101,7 @@ export function setNotice(box, text, kind = '') {
 export function clock(when) {
   const date = when === undefined ? new Date() : new Date(when);
   if (Number.isNaN(date.getTime())) return '';
-  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
 
 /**

@@ -17,6 +17,7 @@ const broadcast = $as('#broadcast', HTMLInputElement);
 const title = $as('#title', HTMLInputElement);
 const body = $as('#body', HTMLTextAreaElement);
 const result = $('#send-result');
+const streamNotice = $('#stream-notice');
 
 /** @typedef {{type?: string, id?: string, title?: string, body?: string, timestamp?: string | number}} Notification */
 
@@ -60,7 +61,8 @@ function connect() {
   stream = current;
   current.onStatus((change) => {
     setPill(status, pillStateOf(change));
-    if (change.status === 'closed' && change.error) setNotice(result, change.error.message, 'error');
+    if (change.status === 'closed' && change.error) setNotice(streamNotice, `${change.error.status}: ${change.error.message}`, 'error');
+    else if (change.status === 'open') setNotice(streamNotice, '');
   });
   const handler = (/** @type {import('../rivulet-client').RivuletEvent} */ event) => {
     const data = /** @type {Notification} */ (event.data);
