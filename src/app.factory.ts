@@ -2,6 +2,7 @@ import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
+import { join } from 'node:path';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
@@ -34,7 +35,40 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.enableCors(buildCorsOptions(config.cors));
   app.use(express.json({ limit: config.http.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   app.use(bodyErrorHandler);
+  serveDemoPages(app);
   app.enableShutdownHooks();
+}
+
+/**
+ * The demo pages and the browser client (public/, next to src/ and dist/: the same relative path
+ * from src/app.factory.ts under ts-jest and from dist/app.factory.js). `/` is public/index.html.
+ * Pages load nothing but same-origin files, which the Content-Security-Policy makes explicit.
+ */
+export const PUBLIC_DIR = join(__dirname, '..', 'public');
+
+const PAGE_CSP = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "style-src 'self'",
+  "script-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function serveDemoPages(app: NestExpressApplication): void {
+  app.useStaticAssets(PUBLIC_DIR, {
+    index: 'index.html',
+    extensions: ['html'],
+    setHeaders: (res: Response, path: string) => {
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      if (path.endsWith('.html')) {
+        res.setHeader('Content-Security-Policy', PAGE_CSP);
+        res.setHeader('Cache-Control', 'no-cache');
+      }
+    },
+  });
 }
 
 /** Body parser failures as the contract's JSON errors: 413 for a body over MAX_BODY_BYTES, 400 for bad JSON. */

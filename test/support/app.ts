@@ -23,11 +23,14 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Starts the real application on a free loopback port, configured from a plain env object. */
+/**
+ * Starts the real application on loopback, configured from a plain env object: on a free port, or on
+ * the given PORT (a restart test starts a second app on the port of the first).
+ */
 export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
   const config = loadConfig({ ...TEST_ENV, ...env });
   const app = await createApp(config);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(config.http.port, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }

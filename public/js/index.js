@@ -1,0 +1,47 @@
+// @ts-check
+import { RivuletStream } from '../rivulet-client.js';
+import { $, pillStateOf, probePost, probeStream, setPill } from './common.js';
+
+/** How each demo's availability is checked: stream endpoints are opened and hung up, POST ones validated. */
+const PROBES = {
+  typewriter: () => probeStream('/api/stream?text=ok'),
+  notifications: () => probePost('/api/notifications'),
+  chat: () => probeStream('/api/chat/lobby'),
+  ai: () => probePost('/api/ai/chat'),
+  monitor: () => probeStream('/api/monitor'),
+};
+
+const LINES = {
+  typewriter: 'Types its text one character per event.',
+  notifications: 'Accepting notifications.',
+  chat: 'Room #lobby is open.',
+  ai: 'Ready to answer.',
+  monitor: 'Samples every few seconds.',
+};
+
+for (const [name, probe] of Object.entries(PROBES)) {
+  const pill = $(`#status-${name}`);
+  const line = $(`#live-${name}`);
+  void probe().then((state) => {
+    setPill(pill, state);
+    line.textContent =
+      state === 'online'
+        ? LINES[/** @type {keyof typeof LINES} */ (name)]
+        : state === 'missing'
+          ? 'This server does not expose this endpoint.'
+          : state === 'auth'
+            ? 'Needs an access token on this server.'
+            : 'Not reachable right now.';
+  });
+}
+
+// The ticker is live on the card itself.
+const tickerPill = $('#status-replay');
+const tickerLine = $('#live-replay');
+tickerLine.textContent = 'Waiting for the next ticker message…';
+const ticker = new RivuletStream('/events', { resume: false, storage: null });
+ticker.onStatus((change) => setPill(tickerPill, pillStateOf(change)));
+ticker.on('message', (event) => {
+  const data = /** @type {{type?: string, id?: string, message?: string}} */ (event.data);
+  if (data?.type === 'message') tickerLine.textContent = `#${data.id} · ${data.message}`;
+});

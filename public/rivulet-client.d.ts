@@ -1,0 +1,122 @@
+/** Types of public/rivulet-client.js (an ES module served at /rivulet-client.js). */
+
+export type StreamStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'paused' | 'closed';
+
+export interface StatusChange {
+  status: StreamStatus;
+  /** Retry number since the last successful open (backoff retries). */
+  attempt?: number;
+  /** Delay before the next attempt, when one is scheduled. */
+  delayMs?: number;
+  /** 'connection lost' | 'backoff' | 'offline' | 'complete' | 'closed' | 'http error' */
+  reason?: string;
+  /** Set when the server refused the stream for good (4xx other than 408/425/429). */
+  error?: RivuletHttpError;
+}
+
+/** One event as handlers receive it: `data` is parsed JSON when the data is JSON, else the string. */
+export interface RivuletEvent<T = unknown> {
+  /** The SSE event type (`message` unless the server sent `event:`). */
+  type: string;
+  data: T;
+  /** The data text as received. */
+  raw: string;
+  /** The stream's Last-Event-ID after this event ('' until the server sent an id). */
+  lastEventId: string;
+}
+
+export interface BackoffOptions {
+  /** First retry ceiling, ms (500). */
+  initialMs?: number;
+  /** Cap, ms (30000). */
+  maxMs?: number;
+  /** Growth per attempt (2). */
+  factor?: number;
+}
+
+export interface RivuletStreamOptions {
+  /** localStorage key for the Last-Event-ID (default: the URL's path and query). */
+  key?: string;
+  /** Keep and send the Last-Event-ID (true). */
+  resume?: boolean;
+  /** Where the Last-Event-ID lives (localStorage); null keeps it in memory only. */
+  storage?: Storage | null;
+  backoff?: BackoffOptions;
+  /** Random source for the jitter (Math.random). */
+  random?: () => number;
+  /** An event that ends the stream (e.g. typewriter `end`): the client closes instead of reconnecting. */
+  isComplete?: (event: RivuletEvent) => boolean;
+  withCredentials?: boolean;
+  /** Connect in the constructor's microtask (true); false waits for connect(). */
+  autoConnect?: boolean;
+}
+
+/** Events keyed by SSE event type, for typed handlers: `RivuletStream<{ notification: Note }>`. */
+export type EventMap = Record<string, unknown>;
+
+export declare class RivuletStream<Events extends EventMap = Record<string, unknown>> {
+  constructor(url: string, options?: RivuletStreamOptions);
+  readonly url: string;
+  readonly key: string;
+  readonly status: StreamStatus;
+  /** The saved resume point ('' for none). */
+  readonly lastEventId: string;
+  /** True once an `isComplete` event arrived or the server answered 204. */
+  readonly complete: boolean;
+  on<K extends keyof Events & string>(type: K, handler: (event: RivuletEvent<Events[K]>) => void): () => void;
+  on(type: string, handler: (event: RivuletEvent) => void): () => void;
+  onStatus(handler: (change: StatusChange) => void): () => void;
+  connect(): void;
+  reconnect(): void;
+  clearResumePoint(): void;
+  close(): void;
+}
+
+export declare class RivuletHttpError extends Error {
+  constructor(status: number, message: string, retryAfterMs: number | undefined);
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+  readonly retryable: boolean;
+}
+
+/** One event from the wire, before JSON parsing. */
+export interface ParsedSseEvent {
+  type: string;
+  data: string;
+  lastEventId: string;
+}
+
+export declare class SseParser {
+  constructor(
+    onEvent: (event: ParsedSseEvent) => void,
+    hooks?: { onComment?: (text: string) => void; onRetry?: (ms: number) => void },
+  );
+  lastEventId: string;
+  push(chunk: Uint8Array | string): void;
+  end(): void;
+}
+
+export interface FetchStreamOptions {
+  method?: string;
+  headers?: HeadersInit;
+  /** A string is sent as is; anything else as JSON. */
+  body?: unknown;
+  /** Sent as the Last-Event-ID header. */
+  lastEventId?: string;
+  signal?: AbortSignal;
+  credentials?: RequestCredentials;
+  onOpen?: (response: Response) => void;
+  onEvent?: (event: RivuletEvent) => void;
+  onRetry?: (ms: number) => void;
+}
+
+export interface FetchStreamResult {
+  /** 204: the stream was already complete. */
+  status: number;
+  lastEventId: string;
+  events: number;
+}
+
+export declare function fetchEventStream(url: string, options?: FetchStreamOptions): Promise<FetchStreamResult>;
+
+export declare function backoffDelay(attempt: number, options?: BackoffOptions, random?: () => number): number;
