@@ -8,7 +8,7 @@ export const publishEventSchema = z
       .string({ error: 'must be a string' })
       .regex(EVENT_TYPE, 'must be 1 to 64 letters, digits or . _ : -')
       .default('message'),
-    data: z.unknown(),
+    data: z.unknown().optional(),
   })
   .refine((body) => body.data !== undefined, { path: ['data'], message: 'is required (any JSON value)' });
 
