@@ -17,7 +17,10 @@ describe('access control with AUTH_JWT_SECRET', () => {
     await running.close();
   });
 
-  const expectError = (res: { status: number; body: string; headers: Record<string, unknown> }, status: number) => {
+  const expectError = (
+    res: { status: number; body: string; headers: Record<string, unknown> },
+    status: number,
+  ) => {
     expect(res.status).toBe(status);
     expect(String(res.headers['content-type'])).toMatch(/application\/json/);
     expect(JSON.parse(res.body)).toMatchObject({ statusCode: status, message: expect.any(String) });
@@ -25,7 +28,10 @@ describe('access control with AUTH_JWT_SECRET', () => {
 
   it('rejects a forged (wrong secret), an expired and an unscoped token: 401, 401, 403, before the stream', async () => {
     const url = `${running.url}/api/events?topic=orders`;
-    const forged = await mintToken('some-other-secret-0123456789abcdef', { sub: 'ann', subscribe: ['orders'] });
+    const forged = await mintToken('some-other-secret-0123456789abcdef', {
+      sub: 'ann',
+      subscribe: ['orders'],
+    });
     const expired = await mintToken(SECRET, { sub: 'ann', subscribe: ['orders'] }, '-1m');
     const unscoped = await mintToken(SECRET, { sub: 'ann', subscribe: ['payments'] });
     const forgedRes = await get(url, { Authorization: `Bearer ${forged}` });
@@ -44,7 +50,9 @@ describe('access control with AUTH_JWT_SECRET', () => {
     const viaHeader = new RecordingEventSource(`${running.url}/api/events?topic=orders.eu`, {
       headers: { Authorization: `Bearer ${token}` },
     });
-    const viaQuery = new RecordingEventSource(`${running.url}/api/stream/orders.us?access_token=${token}`);
+    const viaQuery = new RecordingEventSource(
+      `${running.url}/api/stream/orders.us?access_token=${token}`,
+    );
     const viaCookie = new RecordingEventSource(`${running.url}/api/events?topic=orders`, {
       headers: { Cookie: `access_token=${token}` },
     });
@@ -54,17 +62,27 @@ describe('access control with AUTH_JWT_SECRET', () => {
 
   it('leaves public topics open without a token, but not with a bad one, and never user topics', async () => {
     const ticker = new RecordingEventSource(`${running.url}/events`);
-    const news = new RecordingEventSource(`${running.url}/api/events?topic=news.eu&topic=chat:lobby`);
+    const news = new RecordingEventSource(
+      `${running.url}/api/events?topic=news.eu&topic=chat:lobby`,
+    );
     sources.push(ticker, news);
     await Promise.all([ticker.waitForOpen(), news.waitForOpen()]);
     expectError(await get(`${running.url}/events`, { Authorization: 'Bearer not.a.token' }), 401);
     expectError(await get(`${running.url}/api/events?topic=news.eu&topic=orders`), 401);
     const everything = await mintToken(SECRET, { sub: 'admin', subscribe: ['*'] });
-    expectError(await get(`${running.url}/api/events?topic=user:ann`, { Authorization: `Bearer ${everything}` }), 403);
+    expectError(
+      await get(`${running.url}/api/events?topic=user:ann`, {
+        Authorization: `Bearer ${everything}`,
+      }),
+      403,
+    );
     const ann = await mintToken(SECRET, { sub: 'ann' });
-    const own = new RecordingEventSource(`${running.url}/api/events?topic=user:ann&topic=broadcast`, {
-      headers: { Authorization: `Bearer ${ann}` },
-    });
+    const own = new RecordingEventSource(
+      `${running.url}/api/events?topic=user:ann&topic=broadcast`,
+      {
+        headers: { Authorization: `Bearer ${ann}` },
+      },
+    );
     sources.push(own);
     await own.waitForOpen();
   });

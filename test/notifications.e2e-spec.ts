@@ -35,7 +35,11 @@ describe('notifications', () => {
         data: { url: '/inbox' },
       });
       expect(toAnn.status).toBe(202);
-      const all = await post(`${running.url}/api/notifications`, { broadcast: true, title: 'All', body: 'Everyone' });
+      const all = await post(`${running.url}/api/notifications`, {
+        broadcast: true,
+        title: 'All',
+        body: 'Everyone',
+      });
       await ann.waitFor((e) => e.length === 2);
       await ben.waitFor((e) => e.length === 1);
       expect(ann.events[0]).toMatchObject({ type: 'notification', lastEventId: toAnn.json.id });
@@ -55,26 +59,50 @@ describe('notifications', () => {
     it('delivers what was sent while the user was offline when they reconnect with their Last-Event-ID', async () => {
       const ann = open(`${running.url}/api/notifications/stream?userId=ann`);
       await ann.waitForOpen();
-      const first = await post(`${running.url}/api/notifications`, { userId: 'ann', title: '1', body: '' });
+      const first = await post(`${running.url}/api/notifications`, {
+        userId: 'ann',
+        title: '1',
+        body: '',
+      });
       await ann.waitFor((e) => e.length === 1);
       ann.close();
       const registry = running.app.get(ConnectionRegistry);
       await waitUntil(() => registry.size === 0, 'the stream to close');
       // Offline: one to several users, one broadcast, one for someone else.
-      const several = await post(`${running.url}/api/notifications`, { userIds: ['ann', 'ben', 'ann'], title: '2', body: '' });
+      const several = await post(`${running.url}/api/notifications`, {
+        userIds: ['ann', 'ben', 'ann'],
+        title: '2',
+        body: '',
+      });
       expect(several.status).toBe(202);
       expect(several.json.ids).toHaveLength(2);
       expect(several.json.id).toBe(several.json.ids[0]);
-      await post(`${running.url}/api/notifications`, { userId: 'ben', title: 'not for ann', body: '' });
-      const all = await post(`${running.url}/api/notifications`, { broadcast: true, title: '3', body: '' });
+      await post(`${running.url}/api/notifications`, {
+        userId: 'ben',
+        title: 'not for ann',
+        body: '',
+      });
+      const all = await post(`${running.url}/api/notifications`, {
+        broadcast: true,
+        title: '3',
+        body: '',
+      });
       const back = open(`${running.url}/api/notifications/stream?userId=ann`, {
         headers: { 'Last-Event-ID': first.json.id as string },
       });
       await back.waitFor((e) => e.length === 2);
-      const live = await post(`${running.url}/api/notifications`, { userId: 'ann', title: '4', body: '' });
+      const live = await post(`${running.url}/api/notifications`, {
+        userId: 'ann',
+        title: '4',
+        body: '',
+      });
       await back.waitFor((e) => e.length === 3);
       expect(back.events.map((e) => e.json.title)).toEqual(['2', '3', '4']);
-      expect(back.events.map((e) => e.lastEventId)).toEqual([several.json.ids[0], all.json.id, live.json.id]);
+      expect(back.events.map((e) => e.lastEventId)).toEqual([
+        several.json.ids[0],
+        all.json.id,
+        live.json.id,
+      ]);
     });
 
     it('validates the body: exactly one target, title and body, with clear 400 messages', async () => {
@@ -93,7 +121,9 @@ describe('notifications', () => {
         expect(res.status).toBe(400);
         expect(String(res.json.message)).toMatch(message);
       }
-      const bad = await get(`${running.url}/api/notifications/stream?userId=${encodeURIComponent('a\nb')}`);
+      const bad = await get(
+        `${running.url}/api/notifications/stream?userId=${encodeURIComponent('a\nb')}`,
+      );
       expect(bad.status).toBe(400);
     });
   });
@@ -110,20 +140,36 @@ describe('notifications', () => {
       const ann = open(`${running.url}/api/notifications/stream?access_token=${token}`);
       await ann.waitForOpen();
       const auth = { Authorization: `Bearer ${await notifier()}` };
-      const sent = await post(`${running.url}/api/notifications`, { userId: 'ann', title: 'yours', body: '' }, auth);
+      const sent = await post(
+        `${running.url}/api/notifications`,
+        { userId: 'ann', title: 'yours', body: '' },
+        auth,
+      );
       expect(sent.status).toBe(202);
-      await post(`${running.url}/api/notifications`, { userId: 'ben', title: 'not yours', body: '' }, auth);
-      await post(`${running.url}/api/notifications`, { broadcast: true, title: 'all', body: '' }, auth);
+      await post(
+        `${running.url}/api/notifications`,
+        { userId: 'ben', title: 'not yours', body: '' },
+        auth,
+      );
+      await post(
+        `${running.url}/api/notifications`,
+        { broadcast: true, title: 'all', body: '' },
+        auth,
+      );
       await ann.waitFor((e) => e.length === 2);
       expect(ann.events.map((e) => e.json.title)).toEqual(['yours', 'all']);
     });
 
     it("answers 403 to a user asking for another user's stream, 401 without a token", async () => {
       const token = await mintToken(SECRET, { sub: 'ann' });
-      const other = await get(`${running.url}/api/notifications/stream?userId=ben`, { Authorization: `Bearer ${token}` });
+      const other = await get(`${running.url}/api/notifications/stream?userId=ben`, {
+        Authorization: `Bearer ${token}`,
+      });
       expect(other.status).toBe(403);
       expect(JSON.parse(other.body)).toMatchObject({ statusCode: 403, error: 'Forbidden' });
-      const own = await get(`${running.url}/api/events?topic=user:ben`, { Authorization: `Bearer ${token}` });
+      const own = await get(`${running.url}/api/events?topic=user:ben`, {
+        Authorization: `Bearer ${token}`,
+      });
       expect(own.status).toBe(403);
       expect((await get(`${running.url}/api/notifications/stream`)).status).toBe(401);
     });
@@ -132,12 +178,18 @@ describe('notifications', () => {
       const body = { broadcast: true, title: 't', body: 'b' };
       expect((await post(`${running.url}/api/notifications`, body)).status).toBe(401);
       const user = await mintToken(SECRET, { sub: 'ann', publish: ['user:*'] });
-      const forbidden = await post(`${running.url}/api/notifications`, body, { Authorization: `Bearer ${user}` });
-      expect(forbidden.status).toBe(403);
-      expect(forbidden.json.message).toMatch(/publishing to broadcast/);
-      const ok = await post(`${running.url}/api/notifications`, { userIds: ['a', 'b'], title: 't', body: 'b' }, {
+      const forbidden = await post(`${running.url}/api/notifications`, body, {
         Authorization: `Bearer ${user}`,
       });
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.json.message).toMatch(/publishing to broadcast/);
+      const ok = await post(
+        `${running.url}/api/notifications`,
+        { userIds: ['a', 'b'], title: 't', body: 'b' },
+        {
+          Authorization: `Bearer ${user}`,
+        },
+      );
       expect(ok.status).toBe(202);
     });
   });

@@ -61,7 +61,19 @@ describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:cha
     await es.waitFor((e) => e.some((x) => x.lastEventId === ids[10]));
     expect(es.events.map((x) => x.lastEventId)).toEqual(ids);
     expect(es.events.map((x) => x.json.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(es.events.map((x) => x.json.topic)).toEqual(['a', 'b', 'a', 'b', 'a', 'b', 'b', 'a', 'b', 'a', 'a']);
+    expect(es.events.map((x) => x.json.topic)).toEqual([
+      'a',
+      'b',
+      'a',
+      'b',
+      'a',
+      'b',
+      'b',
+      'a',
+      'b',
+      'a',
+      'a',
+    ]);
     expect(es.opens).toBe(2);
   });
 
@@ -91,11 +103,18 @@ describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:cha
     await raw.waitFor((r) => r.frames().length === 1, 10_000, 'opening frame');
     const hostile = 'x\n\nevent: pwned\ndata: pwned\r\n\r\nid: 999\n';
     const id = await publish('evil', { type: 'safe', data: hostile });
-    const es = open(`${running.url}/api/events?topic=evil&lastEventId=0`, { types: ['safe', 'pwned'] });
+    const es = open(`${running.url}/api/events?topic=evil&lastEventId=0`, {
+      types: ['safe', 'pwned'],
+    });
     await raw.waitFor((r) => r.frames().length === 2, 10_000, 'the event');
     await es.waitFor((e) => e.length === 1);
     expect(raw.frames()).toHaveLength(2);
-    expect(raw.frames()[1]!.split('\n').filter((line) => line.startsWith('data:'))).toHaveLength(1);
+    expect(
+      raw
+        .frames()[1]!
+        .split('\n')
+        .filter((line) => line.startsWith('data:')),
+    ).toHaveLength(1);
     expect(raw.frames()[1]).toMatch(new RegExp(`^event: safe\nid: ${id}\ndata: `));
     expect(es.events[0]!.type).toBe('safe');
     expect(es.events[0]!.json.data).toBe(hostile);
@@ -129,7 +148,12 @@ describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:cha
 
   it('rejects bad subscriptions before any stream starts: no topic, a bad name, too many topics', async () => {
     const tooMany = Array.from({ length: 33 }, (_, i) => `t${i}`).join(',');
-    for (const path of ['/api/events', '/api/events?topic=', '/api/events?topic=a%20b', `/api/stream/${tooMany}`]) {
+    for (const path of [
+      '/api/events',
+      '/api/events?topic=',
+      '/api/events?topic=a%20b',
+      `/api/stream/${tooMany}`,
+    ]) {
       const res = await get(`${running.url}${path}`);
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(/application\/json/);

@@ -27,7 +27,8 @@ export function extractAccessToken(req: TokenSource): string | undefined {
   const query = (req.query ?? {}) as Record<string, unknown>;
   const fromQuery = query[ACCESS_TOKEN_QUERY];
   if (fromQuery !== undefined) {
-    if (typeof fromQuery !== 'string') throw new UnauthorizedException('access_token must be given once');
+    if (typeof fromQuery !== 'string')
+      throw new UnauthorizedException('access_token must be given once');
     if (fromQuery !== '') return fromQuery;
   }
   const cookieHeader = req.headers.cookie;

@@ -27,7 +27,9 @@ describe(AccessService.name, () => {
       expect(access.openMode).toBe(true);
       expect(() => access.check(undefined, 'publish', ['anything'])).not.toThrow();
       await expect(
-        access.authorize({ headers: { authorization: 'Bearer garbage' }, query: {} }, 'subscribe', ['user:x']),
+        access.authorize({ headers: { authorization: 'Bearer garbage' }, query: {} }, 'subscribe', [
+          'user:x',
+        ]),
       ).resolves.toBeUndefined();
     });
   });
@@ -40,8 +42,12 @@ describe(AccessService.name, () => {
     });
 
     it('asks for a token (401) for anything else', () => {
-      expect(() => access.check(undefined, 'subscribe', ['orders.eu'])).toThrow(UnauthorizedException);
-      expect(() => access.check(undefined, 'subscribe', ['user:alice'])).toThrow(UnauthorizedException);
+      expect(() => access.check(undefined, 'subscribe', ['orders.eu'])).toThrow(
+        UnauthorizedException,
+      );
+      expect(() => access.check(undefined, 'subscribe', ['user:alice'])).toThrow(
+        UnauthorizedException,
+      );
     });
 
     it("gives a user their own user topic and broadcast, never another user's (403)", () => {
@@ -53,7 +59,9 @@ describe(AccessService.name, () => {
 
     it('checks other topics against the subscribe patterns (403 when none matches)', () => {
       expect(() => access.check(alice, 'subscribe', ['orders.eu'])).not.toThrow();
-      expect(() => access.check(alice, 'subscribe', ['orders.eu', 'payments'])).toThrow(ForbiddenException);
+      expect(() => access.check(alice, 'subscribe', ['orders.eu', 'payments'])).toThrow(
+        ForbiddenException,
+      );
     });
   });
 
@@ -61,7 +69,9 @@ describe(AccessService.name, () => {
     const access = service();
 
     it('needs a token even for public topics, and a matching publish pattern', () => {
-      expect(() => access.check(undefined, 'publish', ['chat:lobby'])).toThrow(UnauthorizedException);
+      expect(() => access.check(undefined, 'publish', ['chat:lobby'])).toThrow(
+        UnauthorizedException,
+      );
       expect(() => access.check(alice, 'publish', ['chat:lobby', 'user:bob'])).not.toThrow();
       expect(() => access.check(alice, 'publish', ['broadcast'])).toThrow(ForbiddenException);
     });
@@ -72,7 +82,11 @@ describe(AccessService.name, () => {
 
     it('reads sub and the rivulet scopes', async () => {
       const token = await sign({ sub: 'alice', rivulet: { subscribe: ['a'], publish: ['b*'] } });
-      await expect(access.verify(token)).resolves.toEqual({ sub: 'alice', subscribe: ['a'], publish: ['b*'] });
+      await expect(access.verify(token)).resolves.toEqual({
+        sub: 'alice',
+        subscribe: ['a'],
+        publish: ['b*'],
+      });
       await expect(access.verify(await sign({ sub: 'bob' }))).resolves.toEqual({
         sub: 'bob',
         subscribe: [],
@@ -81,9 +95,9 @@ describe(AccessService.name, () => {
     });
 
     it('rejects a forged, an expired, an unsigned or a malformed token with 401', async () => {
-      await expect(access.verify(await sign({ sub: 'a' }, 'another-secret-another-secret'))).rejects.toThrow(
-        'The access token is invalid',
-      );
+      await expect(
+        access.verify(await sign({ sub: 'a' }, 'another-secret-another-secret')),
+      ).rejects.toThrow('The access token is invalid');
       await expect(access.verify(await sign({ sub: 'a' }, SECRET, '-1m'))).rejects.toThrow(
         'The access token has expired',
       );
@@ -91,9 +105,9 @@ describe(AccessService.name, () => {
       const body = Buffer.from('{"sub":"a"}').toString('base64url');
       await expect(access.verify(`${header}.${body}.`)).rejects.toThrow(UnauthorizedException);
       await expect(access.verify('not-a-jwt')).rejects.toThrow(UnauthorizedException);
-      await expect(access.verify(await sign({ sub: 'a', rivulet: { subscribe: ['a*b'] } }))).rejects.toThrow(
-        /claims are malformed/,
-      );
+      await expect(
+        access.verify(await sign({ sub: 'a', rivulet: { subscribe: ['a*b'] } })),
+      ).rejects.toThrow(/claims are malformed/);
     });
   });
 });

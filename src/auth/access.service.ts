@@ -7,7 +7,10 @@ import { extractAccessToken, TokenSource } from './access-token';
 import { AccessAction, Principal } from './principal';
 import { isTopicPattern, matchesAny } from './topic-pattern';
 
-const patterns = z.array(z.string().refine(isTopicPattern, 'is not a topic pattern')).max(256).default([]);
+const patterns = z
+  .array(z.string().refine(isTopicPattern, 'is not a topic pattern'))
+  .max(256)
+  .default([]);
 
 const claimsSchema = z.object({
   sub: z.string().min(1).max(256).optional(),
@@ -73,7 +76,8 @@ export class AccessService {
     try {
       ({ payload } = await jwtVerify(token, this.key!, { algorithms: ['HS256'] }));
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new UnauthorizedException('The access token has expired');
+      if (error instanceof errors.JWTExpired)
+        throw new UnauthorizedException('The access token has expired');
       throw new UnauthorizedException('The access token is invalid');
     }
     const claims = claimsSchema.safeParse(payload);
@@ -92,20 +96,23 @@ export class AccessService {
 
   private checkSubscribe(principal: Principal | undefined, topic: string): void {
     if (topic.startsWith('user:')) {
-      if (!principal) throw new UnauthorizedException(`An access token is required to subscribe to ${topic}`);
+      if (!principal)
+        throw new UnauthorizedException(`An access token is required to subscribe to ${topic}`);
       if (topic !== `user:${principal.sub ?? ''}`) {
         throw new ForbiddenException(`${topic} belongs to another user`);
       }
       return;
     }
     if (matchesAny(this.config.auth.publicTopics, topic)) return;
-    if (!principal) throw new UnauthorizedException(`An access token is required to subscribe to ${topic}`);
+    if (!principal)
+      throw new UnauthorizedException(`An access token is required to subscribe to ${topic}`);
     if (topic === BROADCAST_TOPIC || matchesAny(principal.subscribe, topic)) return;
     throw new ForbiddenException(`The access token does not allow subscribing to ${topic}`);
   }
 
   private checkPublish(principal: Principal | undefined, topic: string): void {
-    if (!principal) throw new UnauthorizedException(`An access token is required to publish to ${topic}`);
+    if (!principal)
+      throw new UnauthorizedException(`An access token is required to publish to ${topic}`);
     if (!matchesAny(principal.publish, topic)) {
       throw new ForbiddenException(`The access token does not allow publishing to ${topic}`);
     }

@@ -4,5 +4,8 @@ import { TopicAccessGuard } from './topic-access.guard';
 
 /** Access control for every feature: token verification and topic scopes (see AccessService). */
 @Global()
-@Module({ providers: [AccessService, TopicAccessGuard], exports: [AccessService, TopicAccessGuard] })
+@Module({
+  providers: [AccessService, TopicAccessGuard],
+  exports: [AccessService, TopicAccessGuard],
+})
 export class AuthModule {}

@@ -1,4 +1,11 @@
-import { applyDecorators, CanActivate, ExecutionContext, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
+import {
+  applyDecorators,
+  CanActivate,
+  ExecutionContext,
+  Injectable,
+  SetMetadata,
+  UseGuards,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { AccessService } from './access.service';
@@ -20,9 +27,16 @@ export class TopicAccessGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const rule = this.reflector.get<TopicAccessRule | undefined>(TOPIC_ACCESS, context.getHandler());
+    const rule = this.reflector.get<TopicAccessRule | undefined>(
+      TOPIC_ACCESS,
+      context.getHandler(),
+    );
     if (!rule) return true;
-    await this.access.authorize(context.switchToHttp().getRequest<Request>(), rule.action, rule.topics);
+    await this.access.authorize(
+      context.switchToHttp().getRequest<Request>(),
+      rule.action,
+      rule.topics,
+    );
     return true;
   }
 }
@@ -32,5 +46,8 @@ export class TopicAccessGuard implements CanActivate {
  * `@RequireTopicAccess('subscribe', 'ticker')` on GET /events.
  */
 export function RequireTopicAccess(action: AccessAction, ...topics: string[]): MethodDecorator {
-  return applyDecorators(SetMetadata(TOPIC_ACCESS, { action, topics }), UseGuards(TopicAccessGuard));
+  return applyDecorators(
+    SetMetadata(TOPIC_ACCESS, { action, topics }),
+    UseGuards(TopicAccessGuard),
+  );
 }

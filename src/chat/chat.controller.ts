@@ -31,7 +31,10 @@ export class ChatController {
   /** Posts `{user, text}` to a room (seed): 201 `{success: true, id}`. */
   @Post(':roomId/message')
   @HttpCode(HttpStatus.CREATED)
-  async post(@Req() req: Request, @Param('roomId') rawRoomId: string): Promise<{ success: true; id: string }> {
+  async post(
+    @Req() req: Request,
+    @Param('roomId') rawRoomId: string,
+  ): Promise<{ success: true; id: string }> {
     const roomId = parseRoomId(rawRoomId);
     await this.access.authorize(req, 'publish', [roomTopic(roomId)]);
     const dto = parseJsonBody(req, chatMessageSchema);

@@ -25,7 +25,9 @@ export class ChatService {
   }
 
   stream(roomId: string, lastEventId: string | undefined): Observable<SseEmission> {
-    return logStreamEmissions(this.log, [roomTopic(roomId)], lastEventId, (event) => this.message(event));
+    return logStreamEmissions(this.log, [roomTopic(roomId)], lastEventId, (event) =>
+      this.message(event),
+    );
   }
 
   private message(event: LogEvent): SseMessage {

@@ -25,7 +25,9 @@ export function parseJsonBody<S extends z.ZodType>(req: Request, schema: S): z.o
   if (result.success) return result.data;
   throw new BadRequestException(
     result.error.issues
-      .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+      .map((issue) =>
+        issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+      )
       .join('; '),
   );
 }

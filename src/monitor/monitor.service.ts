@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { concat, defer, map, NEVER, Observable, of, share, timer } from 'rxjs';
+import { concat, defer, map, NEVER, Observable, of, share } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ConnectionRegistry } from '../sse/connection-registry.service';
 import { SSE_OPEN, SseEmission, SseMessage } from '../sse/sse-message';
@@ -16,6 +16,7 @@ import { SystemSampler } from './system-sample';
 export class MonitorService {
   private readonly sampler = new SystemSampler(process.cwd());
   private readonly ticks: Observable<SseMessage>;
+  private timerRunning = false;
 
   constructor(
     private readonly registry: ConnectionRegistry,
@@ -24,11 +25,16 @@ export class MonitorService {
     const interval = config.streams.monitorIntervalMs;
     this.ticks =
       interval > 0
-        ? timer(interval, interval).pipe(
+        ? this.timer(interval).pipe(
             map(() => this.sample()),
             share(),
           )
         : NEVER;
+  }
+
+  /** Whether the shared timer is running (it runs only while a monitor stream is open). */
+  get sampling(): boolean {
+    return this.timerRunning;
   }
 
   stream(): Observable<SseEmission> {
@@ -38,6 +44,17 @@ export class MonitorService {
       defer(() => of(this.sample())),
       this.ticks,
     );
+  }
+
+  private timer(interval: number): Observable<void> {
+    return new Observable<void>((subscriber) => {
+      this.timerRunning = true;
+      const handle = setInterval(() => subscriber.next(), interval);
+      return () => {
+        clearInterval(handle);
+        this.timerRunning = false;
+      };
+    });
   }
 
   sample(): SseMessage {

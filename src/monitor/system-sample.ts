@@ -74,11 +74,14 @@ export class SystemSampler {
     const elapsedMicros = Number(now.at - this.previous.at) / 1000;
     if (elapsedMicros >= 1000) {
       const used =
-        now.process.user - this.previous.process.user + (now.process.system - this.previous.process.system);
+        now.process.user -
+        this.previous.process.user +
+        (now.process.system - this.previous.process.system);
       const total = now.total - this.previous.total;
       this.lastCpu = {
         process: round((used / elapsedMicros) * 100),
-        system: total > 0 ? round(((now.busy - this.previous.busy) / total) * 100) : this.lastCpu.system,
+        system:
+          total > 0 ? round(((now.busy - this.previous.busy) / total) * 100) : this.lastCpu.system,
       };
       this.previous = now;
     }

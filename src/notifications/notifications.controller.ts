@@ -45,10 +45,14 @@ export class NotificationsController {
       if (asked !== undefined && principal?.sub !== asked) {
         throw principal
           ? new ForbiddenException(`${userTopic(asked)} belongs to another user`)
-          : new BadRequestException('?userId= is for open mode; with auth, the token says who you are');
+          : new BadRequestException(
+              '?userId= is for open mode; with auth, the token says who you are',
+            );
       }
-      userId = principal?.sub !== undefined && USER_ID.test(principal.sub) ? principal.sub : undefined;
-      const topics = userId === undefined ? [BROADCAST_TOPIC] : [userTopic(userId), BROADCAST_TOPIC];
+      userId =
+        principal?.sub !== undefined && USER_ID.test(principal.sub) ? principal.sub : undefined;
+      const topics =
+        userId === undefined ? [BROADCAST_TOPIC] : [userTopic(userId), BROADCAST_TOPIC];
       this.access.check(principal, 'subscribe', topics);
     }
     return this.notifications.stream(userId, lastEventId);

@@ -4,7 +4,11 @@ import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
 import { logStreamEmissions } from '../event-log/log-stream-emissions';
 import { SseEmission, SseMessage } from '../sse/sse-message';
 import { BROADCAST_TOPIC, userTopic } from '../topics/dto/topic-name';
-import { NotificationPayload, NotificationRecord, SendNotificationDto } from './dto/send-notification.dto';
+import {
+  NotificationPayload,
+  NotificationRecord,
+  SendNotificationDto,
+} from './dto/send-notification.dto';
 
 export const NOTIFICATION_TYPE = 'notification';
 

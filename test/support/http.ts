@@ -21,7 +21,11 @@ export function post(
       {
         method: 'POST',
         agent: false,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), ...headers },
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(payload),
+          ...headers,
+        },
       },
       (res) => {
         let text = '';
@@ -44,7 +48,11 @@ export function post(
 }
 
 /** Resolves once `condition` holds, checking every few ms; rejects after `timeoutMs`. */
-export function waitUntil(condition: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
+export function waitUntil(
+  condition: () => boolean,
+  what = 'condition',
+  timeoutMs = 10_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const check = setInterval(() => {
@@ -71,7 +79,10 @@ export function mintToken(secret: string, claims: TokenClaims, expiresIn = '5m')
   if (claims.subscribe || claims.publish) {
     payload.rivulet = { subscribe: claims.subscribe ?? [], publish: claims.publish ?? [] };
   }
-  const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expiresIn);
+  const jwt = new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn);
   if (claims.sub) jwt.setSubject(claims.sub);
   return jwt.sign(new TextEncoder().encode(secret));
 }

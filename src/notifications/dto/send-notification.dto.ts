@@ -14,12 +14,20 @@ export const sendNotificationSchema = z
     userId: userId.optional(),
     userIds: z.array(userId, { error: 'must be an array of user ids' }).min(1).max(1000).optional(),
     broadcast: z.boolean({ error: 'must be true or false' }).optional(),
-    title: z.string({ error: 'is required (a string)' }).trim().min(1, 'must not be empty').max(200),
+    title: z
+      .string({ error: 'is required (a string)' })
+      .trim()
+      .min(1, 'must not be empty')
+      .max(200),
     body: z.string({ error: 'is required (a string)' }).max(4000),
     data: z.unknown().optional(),
   })
   .superRefine((value, ctx) => {
-    const targets = [value.userId !== undefined, value.userIds !== undefined, value.broadcast === true];
+    const targets = [
+      value.userId !== undefined,
+      value.userIds !== undefined,
+      value.broadcast === true,
+    ];
     if (targets.filter(Boolean).length !== 1) {
       ctx.addIssue({
         code: 'custom',

@@ -10,7 +10,10 @@ export const publishEventSchema = z
       .default('message'),
     data: z.unknown().optional(),
   })
-  .refine((body) => body.data !== undefined, { path: ['data'], message: 'is required (any JSON value)' });
+  .refine((body) => body.data !== undefined, {
+    path: ['data'],
+    message: 'is required (any JSON value)',
+  });
 
 export type PublishEventDto = z.output<typeof publishEventSchema>;
 

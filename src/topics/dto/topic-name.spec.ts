@@ -23,7 +23,9 @@ describe('topic names', () => {
     expect(() => parseTopicList(undefined)).toThrow('Name at least one topic');
     expect(() => parseTopicList('a,,')).toThrow(BadRequestException);
     const many = Array.from({ length: MAX_TOPICS_PER_CONNECTION + 1 }, (_, i) => `t${i}`);
-    expect(parseTopicList(many.slice(0, MAX_TOPICS_PER_CONNECTION))).toHaveLength(MAX_TOPICS_PER_CONNECTION);
+    expect(parseTopicList(many.slice(0, MAX_TOPICS_PER_CONNECTION))).toHaveLength(
+      MAX_TOPICS_PER_CONNECTION,
+    );
     expect(() => parseTopicList(many)).toThrow(`at most ${MAX_TOPICS_PER_CONNECTION} topics`);
   });
 });
