@@ -172,6 +172,7 @@ describe('notifications', () => {
       });
       expect(own.status).toBe(403);
       expect((await get(`${running.url}/api/notifications/stream`)).status).toBe(401);
+      expect((await get(`${running.url}/api/notifications/stream?userId=ann`)).status).toBe(401);
     });
 
     it('lets only publisher tokens send: 401 without a token, 403 without the scope', async () => {

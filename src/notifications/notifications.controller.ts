@@ -45,9 +45,7 @@ export class NotificationsController {
       if (asked !== undefined && principal?.sub !== asked) {
         throw principal
           ? new ForbiddenException(`${userTopic(asked)} belongs to another user`)
-          : new BadRequestException(
-              '?userId= is for open mode; with auth, the token says who you are',
-            );
+          : new UnauthorizedException('An access token is required to read notifications');
       }
       userId =
         principal?.sub !== undefined && USER_ID.test(principal.sub) ? principal.sub : undefined;
