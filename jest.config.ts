@@ -2,7 +2,14 @@ import type { Config } from 'jest';
 
 const tsJest: Config['transform'] = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+  // jose 6 is ESM only: Node loads it with require(esm), but Jest's module runtime cannot, so
+  // Jest compiles it to CommonJS like our own sources.
+  '/node_modules/jose/.+\\.js$': [
+    'ts-jest',
+    { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true },
+  ],
 };
+const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
 
 /**
  * Two projects: `unit` (specs beside the code) and `e2e` (test/, real HTTP over loopback and the
@@ -16,6 +23,7 @@ const config: Config = {
       rootDir: '.',
       testMatch: ['<rootDir>/src/**/*.spec.ts'],
       transform: tsJest,
+      transformIgnorePatterns,
     },
     {
       displayName: 'e2e',
@@ -23,6 +31,7 @@ const config: Config = {
       rootDir: '.',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform: tsJest,
+      transformIgnorePatterns,
       testTimeout: 30_000,
     },
   ],

@@ -1,12 +1,17 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AiModule } from './ai/ai.module';
+import { AuthModule } from './auth/auth.module';
+import { ChatModule } from './chat/chat.module';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { EventLogModule } from './event-log/event-log.module';
+import { MonitorModule } from './monitor/monitor.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { ReplayModule } from './replay/replay.module';
 import { SseModule } from './sse/sse.module';
+import { TopicsModule } from './topics/topics.module';
 import { TypewriterModule } from './typewriter/typewriter.module';
 
 @Module({})
@@ -19,8 +24,13 @@ export class AppModule {
         ConfigModule.forRoot(config),
         SseModule,
         EventLogModule,
+        AuthModule,
         ReplayModule,
         TypewriterModule,
+        TopicsModule,
+        NotificationsModule,
+        ChatModule,
+        MonitorModule,
         AiModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],

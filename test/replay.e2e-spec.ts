@@ -57,7 +57,11 @@ describe('GET /events (ticker replay)', () => {
       'message',
     ]);
     expect(es.events[1]!.json).toMatchObject({ count: 2 });
-    expect(es.events[2]!.json).toMatchObject({ id: '2', originalType: 'message', message: 'Server message #2' });
+    expect(es.events[2]!.json).toMatchObject({
+      id: '2',
+      originalType: 'message',
+      message: 'Server message #2',
+    });
     // The eventsource package reports the id of each event itself (control frames: none).
     expect(es.events.map((x) => x.lastEventId)).toEqual(['', '', '2', '3', '', '4']);
     expect(es.events[4]!.json).toMatchObject({ syncCount: 2 });
@@ -67,7 +71,9 @@ describe('GET /events (ticker replay)', () => {
     for (let i = 0; i < 4; i++) await ticker.publish();
     const es = open(`${running.url}/events?lastEventId=2`);
     await es.waitFor((e) => e.some((x) => x.json?.type === 'catch_up_end'));
-    expect(es.events.filter((x) => x.json.type === 'catch_up_message').map((x) => x.lastEventId)).toEqual(['3', '4']);
+    expect(
+      es.events.filter((x) => x.json.type === 'catch_up_message').map((x) => x.lastEventId),
+    ).toEqual(['3', '4']);
   });
 
   it('reconnects after the server drops the connection and resumes with no gap and no duplicate', async () => {
@@ -93,7 +99,9 @@ describe('GET /events (ticker replay)', () => {
     await es.waitFor((e) => e.some((x) => x.json?.type === 'catch_up_end'));
     expect(es.events[1]!.json).toEqual({ type: 'reset', reason: 'history_truncated' });
     expect(es.events[1]!.lastEventId).toBe('');
-    const replayed = es.events.filter((x) => x.json.type === 'catch_up_message').map((x) => x.json.id);
+    const replayed = es.events
+      .filter((x) => x.json.type === 'catch_up_message')
+      .map((x) => x.json.id);
     expect(replayed).toEqual(['6', '7', '8', '9', '10']);
   });
 

@@ -1,9 +1,11 @@
 import { Controller } from '@nestjs/common';
 import { Observable } from 'rxjs';
+import { RequireTopicAccess } from '../auth/topic-access.guard';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
 import { ReplayService } from './replay.service';
+import { TICKER_TOPIC } from './ticker.service';
 
 @Controller()
 export class ReplayController {
@@ -11,6 +13,7 @@ export class ReplayController {
 
   /** The ticker replay demo (seed): resume with Last-Event-ID or ?lastEventId=. */
   @SseEndpoint('events', 'replay')
+  @RequireTopicAccess('subscribe', TICKER_TOPIC)
   events(@LastEventId() lastEventId: string | undefined): Observable<SseEmission> {
     return this.replay.stream(lastEventId);
   }

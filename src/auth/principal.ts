@@ -1,0 +1,11 @@
+/** Who a verified token speaks for, and what it may do. */
+export interface Principal {
+  /** The JWT `sub`: the user whose `user:<sub>` topic this is. Undefined for service tokens. */
+  readonly sub: string | undefined;
+  /** Topic patterns this token may subscribe to (beyond public topics and its own). */
+  readonly subscribe: readonly string[];
+  /** Topic patterns this token may publish to. */
+  readonly publish: readonly string[];
+}
+
+export type AccessAction = 'subscribe' | 'publish';

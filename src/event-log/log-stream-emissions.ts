@@ -1,0 +1,34 @@
+import { concat, map, Observable, of } from 'rxjs';
+import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
+import type { EventLog, LogEvent } from './event-log';
+import { LogStreamItem, streamFromLog } from './event-stream';
+
+/**
+ * A replayable log subscription as a stream's emissions: SSE_OPEN at once, then the catch-up as one
+ * batch (a `{"type":"reset","reason"}` control message first when the resume point was truncated or
+ * unknown, CONTRACT §2), then each live event. `toMessage` must return the same message object for
+ * the same event (cache it per event) so a fan-out serializes each event once.
+ */
+export function logStreamEmissions(
+  log: EventLog,
+  topics: readonly string[],
+  lastEventId: string | undefined,
+  toMessage: (event: LogEvent) => SseMessage,
+): Observable<SseEmission> {
+  return concat(
+    of(SSE_OPEN),
+    streamFromLog(log, topics, lastEventId).pipe(
+      map((item) => (item.kind === 'live' ? toMessage(item.event) : replayBatch(item, toMessage))),
+    ),
+  );
+}
+
+function replayBatch(
+  item: Extract<LogStreamItem, { kind: 'replay' }>,
+  toMessage: (event: LogEvent) => SseMessage,
+): SseEmission {
+  const messages: SseMessage[] = [];
+  if (item.reset) messages.push({ data: { type: 'reset', reason: item.reset } });
+  for (const event of item.events) messages.push(toMessage(event));
+  return messages.length > 0 ? sseBatch(messages) : SSE_OPEN;
+}

@@ -1,0 +1,81 @@
+import {
+  BadRequestException,
+  Controller,
+  ForbiddenException,
+  HttpCode,
+  HttpStatus,
+  Post,
+  Query,
+  Req,
+  UnauthorizedException,
+} from '@nestjs/common';
+import type { Request } from 'express';
+import { Observable } from 'rxjs';
+import { AccessService } from '../auth/access.service';
+import { parseJsonBody } from '../common/json-body';
+import { LastEventId } from '../sse/last-event-id';
+import { SseEndpoint } from '../sse/sse-endpoint.decorator';
+import { SseEmission } from '../sse/sse-message';
+import { BROADCAST_TOPIC, USER_ID, userTopic } from '../topics/dto/topic-name';
+import { sendNotificationSchema } from './dto/send-notification.dto';
+import { NotificationsService } from './notifications.service';
+
+@Controller('api/notifications')
+export class NotificationsController {
+  constructor(
+    private readonly notifications: NotificationsService,
+    private readonly access: AccessService,
+  ) {}
+
+  /**
+   * The caller's notifications plus broadcasts. The caller is the token's `sub` when auth is on
+   * (`?userId=`, if given, must be the same user), or `?userId=` in open mode; without a user, the
+   * stream carries broadcasts only.
+   */
+  @SseEndpoint('stream', 'notifications')
+  async stream(
+    @Req() req: Request,
+    @Query('userId') rawUserId: unknown,
+    @LastEventId() lastEventId: string | undefined,
+  ): Promise<Observable<SseEmission>> {
+    const asked = parseUserId(rawUserId);
+    let userId = asked;
+    if (!this.access.openMode) {
+      const principal = await this.access.identify(req);
+      if (asked !== undefined && principal?.sub !== asked) {
+        throw principal
+          ? new ForbiddenException(`${userTopic(asked)} belongs to another user`)
+          : new UnauthorizedException('An access token is required to read notifications');
+      }
+      userId =
+        principal?.sub !== undefined && USER_ID.test(principal.sub) ? principal.sub : undefined;
+      const topics =
+        userId === undefined ? [BROADCAST_TOPIC] : [userTopic(userId), BROADCAST_TOPIC];
+      this.access.check(principal, 'subscribe', topics);
+    }
+    return this.notifications.stream(userId, lastEventId);
+  }
+
+  /** Sends a notification to one user, several users or everyone (publisher tokens only). */
+  @Post()
+  @HttpCode(HttpStatus.ACCEPTED)
+  async send(@Req() req: Request): Promise<{ id: string; ids?: string[] }> {
+    const principal = await this.access.identify(req);
+    if (!this.access.openMode && !principal) {
+      throw new UnauthorizedException('An access token is required to send notifications');
+    }
+    const dto = parseJsonBody(req, sendNotificationSchema);
+    const topics = this.notifications.targets(dto);
+    this.access.check(principal, 'publish', topics);
+    const ids = await this.notifications.send(topics, dto);
+    return dto.userIds !== undefined ? { id: ids[0]!, ids } : { id: ids[0]! };
+  }
+}
+
+function parseUserId(raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string' || !USER_ID.test(raw)) {
+    throw new BadRequestException('userId must be 1 to 64 letters, digits or . _ -');
+  }
+  return raw;
+}

@@ -1,0 +1,50 @@
+import { BadRequestException } from '@nestjs/common';
+
+/** Topic names: letters, digits and `. _ : -`, 1..128 characters (`chat:lobby`, `user:42`, `orders.eu`). */
+export const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Event types (the `event:` field): letters, digits and `. _ : -`, 1..64 characters. */
+export const EVENT_TYPE = /^[A-Za-z0-9._:-]{1,64}$/;
+/** User ids, as in `user:<id>` topics and `?userId=`. */
+export const USER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** One stream multiplexes at most this many topics. */
+export const MAX_TOPICS_PER_CONNECTION = 32;
+
+/** A topic name from a route parameter or a list; 400 with the reason otherwise. */
+export function parseTopic(raw: unknown): string {
+  if (typeof raw !== 'string' || !TOPIC_NAME.test(raw)) {
+    throw new BadRequestException(
+      `Invalid topic ${JSON.stringify(raw)}: use 1 to 128 letters, digits or . _ : -`,
+    );
+  }
+  return raw;
+}
+
+/**
+ * The topics of a multiplexed stream: `?topic=a&topic=b`, `?topic=a,b` or the `:channels` path
+ * segment `a,b`. Duplicates are dropped; none, a bad name or more than MAX_TOPICS_PER_CONNECTION is a 400.
+ */
+export function parseTopicList(raw: unknown): string[] {
+  const values = raw === undefined ? [] : Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  const topics = new Set<string>();
+  for (const value of values) {
+    if (typeof value !== 'string') throw new BadRequestException('topic must be a string');
+    for (const part of value.split(',')) {
+      topics.add(parseTopic(part.trim()));
+      if (topics.size > MAX_TOPICS_PER_CONNECTION) {
+        throw new BadRequestException(
+          `A stream can carry at most ${MAX_TOPICS_PER_CONNECTION} topics`,
+        );
+      }
+    }
+  }
+  if (topics.size === 0) {
+    throw new BadRequestException('Name at least one topic: ?topic=a&topic=b or /api/stream/a,b');
+  }
+  return [...topics];
+}
+
+export function userTopic(userId: string): string {
+  return `user:${userId}`;
+}
+
+export const BROADCAST_TOPIC = 'broadcast';

@@ -1,0 +1,54 @@
+import { Controller, HttpCode, HttpStatus, Param, Post, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { Observable } from 'rxjs';
+import { AccessService } from '../auth/access.service';
+import { parseJsonBody } from '../common/json-body';
+import { LastEventId } from '../sse/last-event-id';
+import { SseEndpoint } from '../sse/sse-endpoint.decorator';
+import { SseEmission } from '../sse/sse-message';
+import { publishEventSchema } from './dto/publish-event.dto';
+import { parseTopic, parseTopicList } from './dto/topic-name';
+import { TopicsService } from './topics.service';
+
+@Controller('api')
+export class TopicsController {
+  constructor(
+    private readonly topics: TopicsService,
+    private readonly access: AccessService,
+  ) {}
+
+  /** Several topics on one connection: `?topic=a&topic=b` (or `?topic=a,b`). */
+  @SseEndpoint('events', 'topics')
+  async events(
+    @Req() req: Request,
+    @Query('topic') topic: unknown,
+    @LastEventId() lastEventId: string | undefined,
+  ): Promise<Observable<SseEmission>> {
+    const topics = parseTopicList(topic);
+    await this.access.authorize(req, 'subscribe', topics);
+    return this.topics.stream(topics, lastEventId);
+  }
+
+  /** The seed's channel stream: `/api/stream/a,b`, same events as /api/events. */
+  @SseEndpoint('stream/:channels', 'topics')
+  async channels(
+    @Req() req: Request,
+    @Param('channels') channels: string,
+    @LastEventId() lastEventId: string | undefined,
+  ): Promise<Observable<SseEmission>> {
+    const topics = parseTopicList(channels);
+    await this.access.authorize(req, 'subscribe', topics);
+    return this.topics.stream(topics, lastEventId);
+  }
+
+  /** Publishes `{type?, data}` to one topic: 202 with the event id. */
+  @Post('events/:topic')
+  @HttpCode(HttpStatus.ACCEPTED)
+  async publish(@Req() req: Request, @Param('topic') rawTopic: string): Promise<{ id: string }> {
+    const topic = parseTopic(rawTopic);
+    await this.access.authorize(req, 'publish', [topic]);
+    const body = parseJsonBody(req, publishEventSchema);
+    const event = await this.topics.publish(topic, body.type, body.data);
+    return { id: event.id };
+  }
+}

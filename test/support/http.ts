@@ -1,0 +1,88 @@
+import http from 'node:http';
+import { SignJWT } from 'jose';
+
+export interface JsonResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** A POST with a JSON body (an object is stringified, a string is sent as is). */
+export function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse> {
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(payload),
+          ...headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Resolves once `condition` holds, checking every few ms; rejects after `timeoutMs`. */
+export function waitUntil(
+  condition: () => boolean,
+  what = 'condition',
+  timeoutMs = 10_000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const check = setInterval(() => {
+      if (condition()) {
+        clearInterval(check);
+        resolve();
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(check);
+        reject(new Error(`timed out waiting for ${what}`));
+      }
+    }, 5);
+  });
+}
+
+export interface TokenClaims {
+  sub?: string;
+  subscribe?: string[];
+  publish?: string[];
+}
+
+/** An HS256 access token as Rivulet expects it (expiresIn: a jose time span, negative = already expired). */
+export function mintToken(secret: string, claims: TokenClaims, expiresIn = '5m'): Promise<string> {
+  const payload: Record<string, unknown> = {};
+  if (claims.subscribe || claims.publish) {
+    payload.rivulet = { subscribe: claims.subscribe ?? [], publish: claims.publish ?? [] };
+  }
+  const jwt = new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn);
+  if (claims.sub) jwt.setSubject(claims.sub);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
