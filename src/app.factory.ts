@@ -2,6 +2,7 @@ import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
@@ -22,7 +23,10 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     forceCloseConnections: true,
     bodyParser: false,
     logger: NEST_LOG_LEVELS[config.log.level],
+    // Start-up logs wait for the JSON logger (LoggingModule) instead of going out as plain text.
+    bufferLogs: true,
   });
+  app.useLogger(app.get(Logger));
   configureApp(app, config);
   return app;
 }
@@ -34,7 +38,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.enableCors(buildCorsOptions(config.cors));
   app.use(express.json({ limit: config.http.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   app.use(bodyErrorHandler);
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
 }
 
 /** Body parser failures as the contract's JSON errors: 413 for a body over MAX_BODY_BYTES, 400 for bad JSON. */

@@ -5,6 +5,10 @@ import { HttpExceptionFilter } from './common/http-exception.filter';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { EventLogModule } from './event-log/event-log.module';
+import { HealthModule } from './health/health.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ReplayModule } from './replay/replay.module';
 import { SseModule } from './sse/sse.module';
 import { TypewriterModule } from './typewriter/typewriter.module';
@@ -17,8 +21,12 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule,
         SseModule,
         EventLogModule,
+        LifecycleModule,
+        HealthModule,
+        MetricsModule,
         ReplayModule,
         TypewriterModule,
         AiModule,

@@ -2,6 +2,7 @@ import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EVENT_LOG, EventLog } from './event-log';
 import { InMemoryEventLog } from './in-memory-event-log';
+import { MeteredEventLog } from './metered-event-log';
 
 /** Picks the store once, from STORE; services only ever see the EventLog port. */
 export function createEventLog(config: AppConfig['store']): EventLog {
@@ -17,12 +18,14 @@ export function createEventLog(config: AppConfig['store']): EventLog {
 @Module({
   providers: [
     {
-      provide: EVENT_LOG,
+      // The chosen adapter behind a counting decorator; /metrics reads its counters.
+      provide: MeteredEventLog,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => createEventLog(config.store),
+      useFactory: (config: AppConfig) => new MeteredEventLog(createEventLog(config.store)),
     },
+    { provide: EVENT_LOG, useExisting: MeteredEventLog },
   ],
-  exports: [EVENT_LOG],
+  exports: [EVENT_LOG, MeteredEventLog],
 })
 export class EventLogModule implements OnApplicationShutdown {
   constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
