@@ -11,6 +11,8 @@ export class MetricsController {
   async scrape(@Res() res: Response): Promise<void> {
     const { contentType, body } = await this.metrics.scrape();
     res.setHeader('Cache-Control', 'no-store');
-    res.type(contentType).send(body);
+    // Exactly prom-client's content type (express's res.type() would reorder its parameters).
+    res.setHeader('Content-Type', contentType);
+    res.end(body);
   }
 }
