@@ -94,7 +94,10 @@ describe('GET /metrics', () => {
     live.close();
     const deadline = Date.now() + 5000;
     let after = await scrape();
-    while (after.get('rivulet_sse_streams_closed_total{reason="client"}') !== 1 && Date.now() < deadline) {
+    while (
+      after.get('rivulet_sse_streams_closed_total{reason="client"}') !== 1 &&
+      Date.now() < deadline
+    ) {
       after = await scrape();
     }
     expect(after.get('rivulet_sse_streams_closed_total{reason="client"}')).toBe(1);
@@ -148,8 +151,13 @@ describe('X-Request-Id', () => {
     const stream = new RawStream(`${running.url}/events`);
     try {
       await stream.waitFor((s) => s.status === 200, 5000, 'stream headers');
-      const ids = [a.headers['x-request-id'], b.headers['x-request-id'], stream.headers['x-request-id']];
-      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const ids = [
+        a.headers['x-request-id'],
+        b.headers['x-request-id'],
+        stream.headers['x-request-id'],
+      ];
+      for (const id of ids)
+        expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(new Set(ids).size).toBe(3);
     } finally {
       stream.close();

@@ -1,4 +1,11 @@
-import type { AppendInput, EventLog, LiveListener, LogEvent, ReadResult, Unsubscribe } from './event-log';
+import type {
+  AppendInput,
+  EventLog,
+  LiveListener,
+  LogEvent,
+  ReadResult,
+  Unsubscribe,
+} from './event-log';
 
 /**
  * An EventLog decorator that counts what goes through the port, whatever the adapter: plain integers

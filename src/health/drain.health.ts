@@ -12,6 +12,8 @@ export class DrainHealthIndicator {
 
   isAccepting(key: string): HealthIndicatorResult {
     const indicator = this.indicators.check(key);
-    return this.drain.draining ? indicator.down({ message: 'draining: the instance is shutting down' }) : indicator.up();
+    return this.drain.draining
+      ? indicator.down({ message: 'draining: the instance is shutting down' })
+      : indicator.up();
   }
 }

@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ConnectionRegistry } from '../sse/connection-registry.service';
 import { serializeMessage } from '../sse/sse-serializer';
@@ -79,7 +85,9 @@ export class DrainService implements OnModuleDestroy, BeforeApplicationShutdown 
       timers.forEach(clearTimeout);
     }
     this.registry.closeAll(() => this.lastFrame());
-    this.logger.log(`drained ${count} stream(s) in ${Date.now() - (this.drainingSince ?? Date.now())} ms`);
+    this.logger.log(
+      `drained ${count} stream(s) in ${Date.now() - (this.drainingSince ?? Date.now())} ms`,
+    );
   }
 
   /** The final frame of a stream: a reconnection delay between SSE_RETRY_MS and twice that. */

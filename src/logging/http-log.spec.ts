@@ -29,7 +29,10 @@ describe(requestLogLevel.name, () => {
 describe(requestErrorObject.name, () => {
   it('drops the stand-in error of a status-only failure and keeps a real one', () => {
     const value = { res: {}, err: new Error('x'), responseTime: 1 };
-    expect(requestErrorObject(req('/'), res(503), statusOnly(503), value)).toEqual({ res: {}, responseTime: 1 });
+    expect(requestErrorObject(req('/'), res(503), statusOnly(503), value)).toEqual({
+      res: {},
+      responseTime: 1,
+    });
     const real = new Error('boom');
     expect(requestErrorObject(req('/'), res(500), real, value)).toBe(value);
   });

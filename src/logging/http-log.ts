@@ -30,7 +30,11 @@ function isStatusOnly(error: Error | undefined): boolean {
  * transport error or a 5xx other than 503 at error, 503 (draining, MAX_CONNECTIONS) and client
  * errors at warn, the rest at info.
  */
-export function requestLogLevel(req: IncomingMessage, res: ServerResponse, error?: Error): LevelWithSilent {
+export function requestLogLevel(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error?: Error,
+): LevelWithSilent {
   const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
   const quiet = QUIET_PATHS.test(pathOf(original));
   if (!isStatusOnly(error)) return 'error';
@@ -53,7 +57,11 @@ export function requestErrorObject(
   return rest;
 }
 
-export function requestErrorMessage(_req: IncomingMessage, _res: ServerResponse, error: Error): string {
+export function requestErrorMessage(
+  _req: IncomingMessage,
+  _res: ServerResponse,
+  error: Error,
+): string {
   return isStatusOnly(error) ? 'request completed' : 'request errored';
 }
 

@@ -3,7 +3,9 @@ import { requestIdOf } from './request-id';
 
 function exchange(header?: string | string[]) {
   const headers: Record<string, string> = {};
-  const req = { headers: header === undefined ? {} : { 'x-request-id': header } } as unknown as IncomingMessage;
+  const req = {
+    headers: header === undefined ? {} : { 'x-request-id': header },
+  } as unknown as IncomingMessage;
   const res = {
     headersSent: false,
     setHeader: (name: string, value: string) => (headers[name.toLowerCase()] = value),

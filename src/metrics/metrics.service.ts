@@ -8,7 +8,13 @@ import { ConnectionRegistry } from '../sse/connection-registry.service';
 export type AiGenerationOutcome = 'completed' | 'failed' | 'aborted';
 export type AiAbortReason = 'cancelled' | 'detached' | 'shutdown';
 
-const CLOSE_REASONS: readonly CloseReason[] = ['client', 'completed', 'slow_consumer', 'shutdown', 'error'];
+const CLOSE_REASONS: readonly CloseReason[] = [
+  'client',
+  'completed',
+  'slow_consumer',
+  'shutdown',
+  'error',
+];
 
 /**
  * Prometheus metrics of this instance, on its own registry (several apps in one process, as in the
@@ -46,7 +52,12 @@ export class MetricsService implements OnModuleDestroy {
         for (const kind of seenKinds) this.set({ kind }, counts[kind] ?? 0);
       },
     });
-    scrapedCounter(registers, 'rivulet_sse_streams_opened_total', 'Event streams opened', () => stats.opened);
+    scrapedCounter(
+      registers,
+      'rivulet_sse_streams_opened_total',
+      'Event streams opened',
+      () => stats.opened,
+    );
     new Counter({
       name: 'rivulet_sse_streams_closed_total',
       help: 'Event streams closed, by reason (client, completed, slow_consumer, shutdown, error)',
@@ -127,8 +138,10 @@ export class MetricsService implements OnModuleDestroy {
       labelNames: ['reason'],
       registers,
     });
-    for (const outcome of ['completed', 'failed', 'aborted'] as const) this.aiGenerations.inc({ outcome }, 0);
-    for (const reason of ['cancelled', 'detached', 'shutdown'] as const) this.aiAborts.inc({ reason }, 0);
+    for (const outcome of ['completed', 'failed', 'aborted'] as const)
+      this.aiGenerations.inc({ outcome }, 0);
+    for (const reason of ['cancelled', 'detached', 'shutdown'] as const)
+      this.aiAborts.inc({ reason }, 0);
   }
 
   /** The AI module calls this when it sends a generation's upstream request. */
@@ -160,7 +173,12 @@ export class MetricsService implements OnModuleDestroy {
 }
 
 /** A counter whose value is an integer kept elsewhere, copied in when scraped. */
-function scrapedCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+function scrapedCounter(
+  registers: Registry[],
+  name: string,
+  help: string,
+  read: () => number,
+): void {
   new Counter({
     name,
     help,
