@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
 import { join } from 'node:path';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
@@ -23,7 +24,10 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     forceCloseConnections: true,
     bodyParser: false,
     logger: NEST_LOG_LEVELS[config.log.level],
+    // Start-up logs wait for the JSON logger (LoggingModule) instead of going out as plain text.
+    bufferLogs: true,
   });
+  app.useLogger(app.get(Logger));
   configureApp(app, config);
   return app;
 }
@@ -36,7 +40,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(express.json({ limit: config.http.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   app.use(bodyErrorHandler);
   serveDemoPages(app);
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
 }
 
 /**

@@ -9,6 +9,10 @@ import { ConfigModule } from './config/config.module';
 import { EventLogModule } from './event-log/event-log.module';
 import { MonitorModule } from './monitor/monitor.module';
 import { NotificationsModule } from './notifications/notifications.module';
+import { HealthModule } from './health/health.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ReplayModule } from './replay/replay.module';
 import { SseModule } from './sse/sse.module';
 import { TopicsModule } from './topics/topics.module';
@@ -22,9 +26,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule,
         SseModule,
         EventLogModule,
         AuthModule,
+        LifecycleModule,
+        HealthModule,
+        MetricsModule,
         ReplayModule,
         TypewriterModule,
         TopicsModule,

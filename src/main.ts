@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory';
 import { loadConfig } from './config/app-config';
 import { ConfigError } from './config/env.schema';
@@ -18,7 +19,9 @@ async function bootstrap(): Promise<void> {
   if (!config.auth.jwtSecret) {
     logger.warn('AUTH_JWT_SECRET is not set: open mode, anyone may subscribe and publish (local use only)');
   }
-  logger.log(`listening on http://${config.http.host}:${config.http.port} (store: ${config.store.kind})`);
+  // The bound port, which differs from PORT when PORT=0 (tests, ephemeral instances).
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  logger.log(`listening on http://${config.http.host}:${port} (store: ${config.store.kind})`);
 }
 
 void bootstrap();

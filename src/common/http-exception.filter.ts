@@ -26,7 +26,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     const statusCode =
       exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;
-    if (statusCode >= 500) this.logger.error(exception);
+    // Unexpected failures only: a deliberate HttpException (503 while draining or at MAX_CONNECTIONS)
+    // is already recorded by the request's log line.
+    if (!(exception instanceof HttpException)) this.logger.error(exception);
     if (res.headersSent) {
       if (!res.writableEnded) res.end();
       return;

@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EVENT_LOG, EventLog } from './event-log';
 import { InMemoryEventLog } from './in-memory-event-log';
 import { LEADER_ELECTION, LeaderElection, SingleInstanceLeader } from './leader-election';
+import { MeteredEventLog } from './metered-event-log';
 import { RedisLeaderElection } from './redis-leader-election';
 import { RedisStreamsEventLog } from './redis-streams-event-log';
 
@@ -40,17 +41,19 @@ export function createLeaderElection(config: AppConfig['store']): LeaderElection
 @Module({
   providers: [
     {
-      provide: EVENT_LOG,
+      // The chosen adapter behind a counting decorator; /metrics reads its counters.
+      provide: MeteredEventLog,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => createEventLog(config.store),
+      useFactory: (config: AppConfig) => new MeteredEventLog(createEventLog(config.store)),
     },
+    { provide: EVENT_LOG, useExisting: MeteredEventLog },
     {
       provide: LEADER_ELECTION,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => createLeaderElection(config.store),
     },
   ],
-  exports: [EVENT_LOG, LEADER_ELECTION],
+  exports: [EVENT_LOG, MeteredEventLog, LEADER_ELECTION],
 })
 export class EventLogModule implements OnApplicationShutdown {
   constructor(

@@ -6,10 +6,15 @@ import { commentFrame } from './sse-serializer';
 
 const HEARTBEAT_FRAME = commentFrame('ping');
 
+/** Plain counters, cheap to bump on the hot path; /metrics reads them when scraped. */
 export interface ConnectionStats {
   opened: number;
   closedBy: Record<CloseReason, number>;
   heartbeats: number;
+  /** Messages written to streams one by one (live events and control messages). */
+  delivered: number;
+  /** Messages written inside a batch (a replay). */
+  replayed: number;
 }
 
 /**
@@ -29,6 +34,8 @@ export class ConnectionRegistry implements OnModuleDestroy {
     opened: 0,
     closedBy: { client: 0, completed: 0, slow_consumer: 0, shutdown: 0, error: 0 },
     heartbeats: 0,
+    delivered: 0,
+    replayed: 0,
   };
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
@@ -39,6 +46,11 @@ export class ConnectionRegistry implements OnModuleDestroy {
 
   countByKind(): Record<string, number> {
     return Object.fromEntries(this.byKind);
+  }
+
+  /** A snapshot of the open streams (graceful shutdown ends them one by one). */
+  openConnections(): SseConnection[] {
+    return [...this.connections];
   }
 
   countForIp(ip: string): number {

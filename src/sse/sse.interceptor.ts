@@ -12,6 +12,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Observable, of, Subscription } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from './connection-registry.service';
 import type { SseConnection } from './sse-connection';
 import { SSE_KIND } from './sse-endpoint.decorator';
@@ -41,6 +42,7 @@ export class SseInterceptor implements NestInterceptor {
     private readonly registry: ConnectionRegistry,
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly drain: DrainService,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler<SseEmission>): Promise<Observable<null>> {
@@ -81,9 +83,11 @@ export class SseInterceptor implements NestInterceptor {
           if (isSseOpen(value)) return;
           if (isSseBatch(value)) {
             const frames = batchMessages(value).map(frameOf);
+            this.registry.stats.replayed += frames.length;
             void target.sendBatch(frames, () => this.registry.clock());
             return;
           }
+          this.registry.stats.delivered++;
           target.send(frameOf(value), this.registry.now);
         },
         error: (error: unknown) => {
@@ -115,6 +119,13 @@ export class SseInterceptor implements NestInterceptor {
 
   private checkLimits(ip: string, res: Response): void {
     const { maxConnections, maxConnectionsPerIp } = this.config.limits;
+    if (this.drain.draining) {
+      res.setHeader('Retry-After', String(this.drain.retryAfterSeconds));
+      throw new HttpException(
+        'This instance is shutting down; retry on another instance',
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
     if (this.registry.size >= maxConnections) {
       res.setHeader('Retry-After', String(Math.ceil(this.config.sse.retryMs / 1000) + 1));
       throw new HttpException(

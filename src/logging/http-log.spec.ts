@@ -1,0 +1,49 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { redactUrl, requestErrorObject, requestLogLevel } from './http-log';
+
+const req = (url: string) => ({ url, originalUrl: url }) as unknown as IncomingMessage;
+const res = (statusCode: number) => ({ statusCode }) as unknown as ServerResponse;
+const statusOnly = (status: number) => new Error(`failed with status code ${status}`);
+
+describe(requestLogLevel.name, () => {
+  it('logs ordinary requests and finished streams at info', () => {
+    expect(requestLogLevel(req('/events'), res(200))).toBe('info');
+    expect(requestLogLevel(req('/api/stream?text=hi'), res(204))).toBe('info');
+  });
+
+  it('logs probes and scrapes at debug, even a readiness 503 while draining', () => {
+    expect(requestLogLevel(req('/health/live'), res(200))).toBe('debug');
+    expect(requestLogLevel(req('/health/ready'), res(503), statusOnly(503))).toBe('debug');
+    expect(requestLogLevel(req('/metrics'), res(200))).toBe('debug');
+    expect(requestLogLevel(req('/metricsx'), res(200))).toBe('info');
+  });
+
+  it('logs client errors and deliberate 503s at warn, other server errors at error', () => {
+    expect(requestLogLevel(req('/events?lastEventId=x'), res(400))).toBe('warn');
+    expect(requestLogLevel(req('/events'), res(503), statusOnly(503))).toBe('warn');
+    expect(requestLogLevel(req('/events'), res(500), statusOnly(500))).toBe('error');
+    expect(requestLogLevel(req('/events'), res(200), new Error('socket hang up'))).toBe('error');
+  });
+});
+
+describe(requestErrorObject.name, () => {
+  it('drops the stand-in error of a status-only failure and keeps a real one', () => {
+    const value = { res: {}, err: new Error('x'), responseTime: 1 };
+    expect(requestErrorObject(req('/'), res(503), statusOnly(503), value)).toEqual({
+      res: {},
+      responseTime: 1,
+    });
+    const real = new Error('boom');
+    expect(requestErrorObject(req('/'), res(500), real, value)).toBe(value);
+  });
+});
+
+describe(redactUrl.name, () => {
+  it('removes credentials from the query string', () => {
+    expect(redactUrl('/api/events?topic=a&access_token=eyJ.x.y&b=1')).toBe(
+      '/api/events?topic=a&access_token=[redacted]&b=1',
+    );
+    expect(redactUrl('/x?token=abc')).toBe('/x?token=[redacted]');
+    expect(redactUrl('/events?lastEventId=3')).toBe('/events?lastEventId=3');
+  });
+});

@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LevelWithSilent } from 'pino';
+
+/** Probe and scrape routes: logged at debug, so a probe every few seconds does not flood the logs. */
+const QUIET_PATHS = /^\/(health(\/|$)|metrics$)/;
+
+/** Query parameters that carry credentials; their values never reach the logs. */
+const SECRET_PARAMS = /([?&](?:access_token|token)=)[^&#]*/gi;
+
+export function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  return query === -1 ? raw : raw.slice(0, query);
+}
+
+export function redactUrl(url: string | undefined): string {
+  return (url ?? '/').replace(SECRET_PARAMS, '$1[redacted]');
+}
+
+/** pino-http's stand-in error for a response with a 5xx status (no exception behind it). */
+const STATUS_ONLY_ERROR = /^failed with status code \d+$/;
+
+function isStatusOnly(error: Error | undefined): boolean {
+  return error === undefined || STATUS_ONLY_ERROR.test(error.message);
+}
+
+/**
+ * The level of the one line pino-http writes per request, when it ends (for a stream: when the
+ * stream ends). Probes and scrapes at debug (a readiness 503 while draining is expected), a
+ * transport error or a 5xx other than 503 at error, 503 (draining, MAX_CONNECTIONS) and client
+ * errors at warn, the rest at info.
+ */
+export function requestLogLevel(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error?: Error,
+): LevelWithSilent {
+  const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
+  const quiet = QUIET_PATHS.test(pathOf(original));
+  if (!isStatusOnly(error)) return 'error';
+  if (quiet) return 'debug';
+  if (res.statusCode >= 500 && res.statusCode !== 503) return 'error';
+  if (res.statusCode >= 400) return 'warn';
+  return 'info';
+}
+
+/** A 5xx answered on purpose carries no stack trace in its line; a real error keeps its `err`. */
+export function requestErrorObject(
+  _req: IncomingMessage,
+  _res: ServerResponse,
+  error: Error,
+  value: Record<string, unknown>,
+): Record<string, unknown> {
+  if (!isStatusOnly(error)) return value;
+  const rest = { ...value };
+  delete rest.err;
+  return rest;
+}
+
+export function requestErrorMessage(
+  _req: IncomingMessage,
+  _res: ServerResponse,
+  error: Error,
+): string {
+  return isStatusOnly(error) ? 'request completed' : 'request errored';
+}
+
+/** The request as logged: no headers (tokens, cookies), credentials removed from the query. */
+export interface LoggedRequest {
+  id: unknown;
+  method: string;
+  url: string;
+  remoteAddress: string | undefined;
+  userAgent: string | undefined;
+  lastEventId: string | undefined;
+}
+
+interface SerializedRequest {
+  id: unknown;
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  remoteAddress: string;
+  raw: IncomingMessage & { ip?: string; originalUrl?: string };
+}
+
+export function serializeRequest(req: SerializedRequest): LoggedRequest {
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  return {
+    id: req.id,
+    method: req.method,
+    url: redactUrl(req.raw.originalUrl ?? req.url),
+    remoteAddress: req.raw.ip ?? req.remoteAddress,
+    userAgent: header('user-agent'),
+    lastEventId: header('last-event-id'),
+  };
+}
+
+export function serializeResponse(res: { statusCode: number }): { statusCode: number } {
+  return { statusCode: res.statusCode };
+}
