@@ -16,6 +16,8 @@ const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
  * real parts users run: nginx, redis-server, Chromium). `npm test` runs both.
  */
 const config: Config = {
+  // A global option (Jest ignores it per project): generous, since e2e tests wait for real events.
+  testTimeout: 30_000,
   projects: [
     {
       displayName: 'unit',
@@ -32,7 +34,6 @@ const config: Config = {
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform: tsJest,
       transformIgnorePatterns,
-      testTimeout: 30_000,
     },
   ],
 };

@@ -42,6 +42,8 @@ describe('RedisStreamsEventLog across instances and outages', () => {
   it('delivers an event appended by one instance to the subscribers of every instance, once', async () => {
     const prefix = `x-${randomUUID()}`;
     const [a, b] = [open(redis.url, prefix), open(redis.url, prefix)];
+    // Subscriptions count from the moment each instance's live reader runs.
+    await Promise.all([a.whenLive(), b.whenLive()]);
     const onA: LogEvent[] = [];
     const onB: LogEvent[] = [];
     a.subscribe(['t'], (e) => onA.push(e));

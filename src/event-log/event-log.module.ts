@@ -1,4 +1,4 @@
-import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EVENT_LOG, EventLog } from './event-log';
 import { InMemoryEventLog } from './in-memory-event-log';
@@ -9,6 +9,9 @@ import { RedisStreamsEventLog } from './redis-streams-event-log';
 
 /** Key prefix of everything Rivulet keeps in Redis. */
 export const REDIS_KEY_PREFIX = 'rivulet';
+
+/** How long start-up waits for the store's live delivery before serving anyway (not ready). */
+const LIVE_WAIT_MS = 3000;
 
 /** Picks the store once, from STORE; services only ever see the EventLog port. */
 export function createEventLog(config: AppConfig['store']): EventLog {
@@ -55,11 +58,19 @@ export function createLeaderElection(config: AppConfig['store']): LeaderElection
   ],
   exports: [EVENT_LOG, MeteredEventLog, LEADER_ELECTION],
 })
-export class EventLogModule implements OnApplicationShutdown {
+export class EventLogModule implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
     @Inject(LEADER_ELECTION) private readonly leader: LeaderElection,
   ) {}
+
+  /** Serve only once live delivery runs, or after LIVE_WAIT_MS with the store away (readiness says so). */
+  async onModuleInit(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, LIVE_WAIT_MS)));
+    await Promise.race([this.log.whenLive(), timeout]);
+    clearTimeout(timer);
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.leader.close();

@@ -43,6 +43,12 @@ export interface EventLog {
   lastId(): Promise<string | undefined>;
   /** Live subscriptions currently held (for leak checks and metrics). */
   subscriberCount(): number;
+  /**
+   * Resolves once live delivery is established: a subscription made from then on sees every later
+   * append, from any instance. Start-up waits for it (for a bounded time, so a store that is down
+   * does not stop the process from starting and reporting not-ready).
+   */
+  whenLive(): Promise<void>;
   /** Whether the store can be used now (readiness). */
   isHealthy(): Promise<boolean>;
   close(): Promise<void>;

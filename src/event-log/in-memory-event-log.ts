@@ -80,6 +80,10 @@ export class InMemoryEventLog implements EventLog {
     return this.subscriptions;
   }
 
+  whenLive(): Promise<void> {
+    return Promise.resolve();
+  }
+
   isHealthy(): Promise<boolean> {
     return Promise.resolve(true);
   }

@@ -46,6 +46,10 @@ export class MeteredEventLog implements EventLog {
     return this.inner.subscriberCount();
   }
 
+  whenLive(): Promise<void> {
+    return this.inner.whenLive();
+  }
+
   isHealthy(): Promise<boolean> {
     return this.inner.isHealthy();
   }

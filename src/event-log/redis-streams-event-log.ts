@@ -211,6 +211,11 @@ export class RedisStreamsEventLog implements EventLog {
     return this.subscriptions;
   }
 
+  whenLive(): Promise<void> {
+    if (this.lastSeen !== undefined || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.readerStarted.once('started', () => resolve()));
+  }
+
   async isHealthy(): Promise<boolean> {
     if (this.closed) return false;
     try {
