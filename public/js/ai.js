@@ -30,6 +30,8 @@ const storedPending = loadJson(PENDING_KEY);
 let pending = storedPending && typeof storedPending === 'object' ? /** @type {Pending} */ (storedPending) : undefined;
 /** @type {AbortController | null} */
 let abort = null;
+/** The last answer's generation and Last-Event-ID, still shown once it is over. */
+let shown = { generationId: '', lastEventId: '' };
 
 function render() {
   conversation.replaceChildren();
@@ -44,8 +46,8 @@ function render() {
   empty.hidden = history.length > 0 || pending !== undefined;
   if (history.length === 0 && !pending) conversation.append(empty);
   conversation.scrollTop = conversation.scrollHeight;
-  generationLabel.textContent = pending?.generationId ?? '–';
-  lastIdLabel.textContent = pending?.lastEventId || '–';
+  generationLabel.textContent = (pending ? pending.generationId : shown.generationId) || '–';
+  lastIdLabel.textContent = (pending ? pending.lastEventId : shown.lastEventId) || '–';
   const busy = pending !== undefined;
   sendButton.disabled = busy;
   stopButton.disabled = !busy;
@@ -84,6 +86,7 @@ function persist() {
 /** @param {string} [note] */
 function finish(note) {
   if (!pending) return;
+  shown = { generationId: pending.generationId ?? '', lastEventId: pending.lastEventId };
   history.push({ role: 'assistant', content: pending.content + (note ? `\n\n${note}` : '') });
   pending = undefined;
   persist();
@@ -93,6 +96,7 @@ function finish(note) {
 
 /** @param {string} message */
 function fail(message) {
+  if (pending) shown = { generationId: pending.generationId ?? '', lastEventId: pending.lastEventId };
   if (pending?.content) history.push({ role: 'assistant', content: pending.content });
   history.push({ role: 'assistant', content: message, error: true });
   pending = undefined;
@@ -220,6 +224,7 @@ clearButton.addEventListener('click', () => {
   abort?.abort();
   history.length = 0;
   pending = undefined;
+  shown = { generationId: '', lastEventId: '' };
   persist();
   render();
   setPill(status, 'idle');

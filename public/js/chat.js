@@ -16,7 +16,7 @@ const composer = $as('#composer', HTMLFormElement);
 const input = $as('#message', HTMLInputElement);
 const sendButton = $as('#send', HTMLButtonElement);
 
-/** @typedef {{type?: string, roomId?: string, user?: string, text?: string, timestamp?: string | number, message?: string}} ChatData */
+/** @typedef {{type?: string, roomId?: string, user?: string, text?: string, timestamp?: string, reason?: string}} ChatData */
 
 /** @type {RivuletStream | null} */
 let stream = null;
@@ -83,7 +83,8 @@ function enter() {
     const data = /** @type {ChatData} */ (event.data);
     if (!data || typeof data !== 'object') return;
     if (data.type === 'message') showMessage(data, event.lastEventId);
-    else if (data.type === 'connected' && data.message) systemLine(data.message);
+    // A resume point older than the room's retention: what is still kept follows.
+    else if (data.type === 'reset') systemLine('Some earlier messages are no longer kept; showing what is.');
   });
   leave.disabled = false;
 }

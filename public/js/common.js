@@ -97,7 +97,7 @@ export function setNotice(box, text, kind = '') {
   else delete box.dataset.kind;
 }
 
-/** @param {string | number | undefined} when */
+/** @param {string | number} [when] */
 export function clock(when) {
   const date = when === undefined ? new Date() : new Date(when);
   if (Number.isNaN(date.getTime())) return '';

@@ -6,12 +6,9 @@ const MAX_SAMPLES = 60;
 const status = $('#status');
 const canvas = $as('#chart', HTMLCanvasElement);
 const info = $('#sample-info');
-const tiles = {
-  cpu: { value: $('#cpu'), meter: $('#cpu-meter') },
-  memory: { value: $('#memory'), meter: $('#memory-meter') },
-  disk: { value: $('#disk'), meter: $('#disk-meter') },
-  connections: { value: $('#connections'), meter: $('#connections-meter') },
-};
+/** @param {string} name */
+const tile = (name) => ({ value: $(`#${name}`), meter: $(`#${name}-meter`), detail: $(`#${name}-detail`) });
+const tiles = { cpu: tile('cpu'), memory: tile('memory'), disk: tile('disk'), connections: tile('connections') };
 
 /** @typedef {{t: number, cpu?: number, memory?: number, disk?: number}} Sample */
 /** @type {Sample[]} */
@@ -19,37 +16,92 @@ const samples = [];
 let peakConnections = 1;
 
 /**
- * A percentage from what the server sends: a number, or an object with a percent, a usage or used/total.
- * @param {unknown} value
- * @returns {number | undefined}
+ * The server's sample (src/monitor/system-sample.ts): sizes in bytes, CPU in %.
+ * @typedef {{process?: number, system?: number, loadAverage?: number[], cores?: number}} CpuSample
+ * @typedef {{rss?: number, heapUsed?: number, heapTotal?: number, external?: number, systemFree?: number, systemTotal?: number}} MemorySample
+ * @typedef {{path?: string, total?: number, free?: number, available?: number, used?: number}} DiskSample
+ * @typedef {{total?: number, byKind?: Record<string, number>}} ConnectionsSample
+ * @typedef {{cpu?: CpuSample, memory?: MemorySample, disk?: DiskSample | null, connections?: ConnectionsSample, timestamp?: string}} MonitorSample
  */
-function percentOf(value) {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (value && typeof value === 'object') {
-    const v = /** @type {Record<string, unknown>} */ (value);
-    for (const key of ['percent', 'usage', 'usagePercent', 'used_percent', 'value']) {
-      if (typeof v[key] === 'number') return /** @type {number} */ (v[key]);
-    }
-    if (typeof v.used === 'number' && typeof v.total === 'number' && v.total > 0) return (v.used / v.total) * 100;
-  }
-  return undefined;
+
+/** @param {unknown} value @returns {value is number} */
+function isNumber(value) {
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** @param {unknown} value @returns {number | undefined} */
-function countOf(value) {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (value && typeof value === 'object') {
-    const v = /** @type {Record<string, unknown>} */ (value);
-    for (const key of ['total', 'open', 'active', 'count']) if (typeof v[key] === 'number') return /** @type {number} */ (v[key]);
-  }
-  return undefined;
+/** @param {number | undefined} part @param {number | undefined} whole @returns {number | undefined} */
+function percent(part, whole) {
+  return isNumber(part) && isNumber(whole) && whole > 0 ? (part / whole) * 100 : undefined;
 }
 
-/** @param {keyof typeof tiles} name @param {number | undefined} value @param {string} text @param {number} fill */
-function showTile(name, value, text, fill) {
+/** @param {number | undefined} bytes */
+function size(bytes) {
+  if (!isNumber(bytes)) return '?';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * @param {keyof typeof tiles} name
+ * @param {number | undefined} value
+ * @param {string} text
+ * @param {number} fill 0..100
+ * @param {string} detail
+ */
+function showTile(name, value, text, fill, detail) {
   const tile = tiles[name];
   tile.value.textContent = value === undefined ? '–' : text;
   tile.meter.style.width = `${value === undefined ? 0 : Math.max(0, Math.min(100, fill))}%`;
+  tile.detail.textContent = detail;
+}
+
+/** @param {MonitorSample} data @param {Sample} sample */
+function showTiles(data, sample) {
+  const { cpu, memory, disk, connections } = data;
+  const load = cpu?.loadAverage?.filter(isNumber).map((v) => v.toFixed(2)).join(' ');
+  showTile(
+    'cpu',
+    sample.cpu,
+    `${(sample.cpu ?? 0).toFixed(1)}%`,
+    sample.cpu ?? 0,
+    [
+      isNumber(cpu?.process) ? `process ${cpu.process.toFixed(1)}% of a core` : '',
+      load ? `load ${load}` : '',
+      isNumber(cpu?.cores) ? `${cpu.cores} cores` : '',
+    ]
+      .filter(Boolean)
+      .join(' · '),
+  );
+  showTile(
+    'memory',
+    sample.memory,
+    `${(sample.memory ?? 0).toFixed(1)}%`,
+    sample.memory ?? 0,
+    memory
+      ? `${size(isNumber(memory.systemTotal) && isNumber(memory.systemFree) ? memory.systemTotal - memory.systemFree : undefined)} of ${size(memory.systemTotal)} · server RSS ${size(memory.rss)}`
+      : '',
+  );
+  showTile(
+    'disk',
+    sample.disk,
+    `${(sample.disk ?? 0).toFixed(1)}%`,
+    sample.disk ?? 0,
+    disk ? `${size(disk.available)} free of ${size(disk.total)}` : 'not available on this server',
+  );
+  const total = connections?.total;
+  if (isNumber(total)) peakConnections = Math.max(peakConnections, total);
+  const kinds = Object.entries(connections?.byKind ?? {})
+    .filter(([, count]) => isNumber(count) && count > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([kind, count]) => `${kind} ${count}`)
+    .join(' · ');
+  showTile('connections', isNumber(total) ? total : undefined, String(total), ((total ?? 0) / peakConnections) * 100, kinds);
 }
 
 /** @param {string} name */
@@ -132,24 +184,32 @@ function draw() {
   ctx.fillText(samples.length ? `${samples.length} sample${samples.length === 1 ? '' : 's'}` : 'no data yet', pad.left, height - 9);
   ctx.textAlign = 'right';
   if (samples.length) ctx.fillText(clock(samples[samples.length - 1].t), width - pad.right, height - 9);
+  // How many samples the chart holds (tests and tools can wait on it).
+  canvas.dataset.samples = String(samples.length);
 }
 
 const stream = new RivuletStream('/api/monitor', { resume: false, storage: null });
 stream.onStatus((change) => setPill(status, pillStateOf(change)));
 stream.on('message', (event) => {
-  const data = /** @type {Record<string, unknown>} */ (event.data);
+  const data = /** @type {MonitorSample} */ (event.data);
   if (!data || typeof data !== 'object' || !('timestamp' in data)) return;
-  const t = typeof data.timestamp === 'number' || typeof data.timestamp === 'string' ? new Date(data.timestamp).getTime() : Date.now();
-  const sample = { t: Number.isNaN(t) ? Date.now() : t, cpu: percentOf(data.cpu), memory: percentOf(data.memory), disk: percentOf(data.disk) };
+  const t = typeof data.timestamp === 'string' ? new Date(data.timestamp).getTime() : Number.NaN;
+  /** @type {Sample} */
+  const sample = {
+    t: Number.isNaN(t) ? Date.now() : t,
+    // CPU: the whole machine's use (what the chart compares with memory and disk).
+    cpu: isNumber(data.cpu?.system) ? data.cpu.system : undefined,
+    memory: percent(
+      isNumber(data.memory?.systemTotal) && isNumber(data.memory?.systemFree)
+        ? data.memory.systemTotal - data.memory.systemFree
+        : undefined,
+      data.memory?.systemTotal,
+    ),
+    disk: percent(data.disk?.used, data.disk?.total),
+  };
   samples.push(sample);
   while (samples.length > MAX_SAMPLES) samples.shift();
-  for (const key of /** @type {const} */ (['cpu', 'memory', 'disk'])) {
-    const value = sample[key];
-    showTile(key, value, `${(value ?? 0).toFixed(1)}%`, value ?? 0);
-  }
-  const connections = countOf(data.connections);
-  if (connections !== undefined) peakConnections = Math.max(peakConnections, connections);
-  showTile('connections', connections, String(connections), ((connections ?? 0) / peakConnections) * 100);
+  showTiles(data, sample);
   info.textContent = `Last sample at ${clock(sample.t)} · peak ${peakConnections} connection${peakConnections === 1 ? '' : 's'}`;
   draw();
 });
