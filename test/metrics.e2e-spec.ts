@@ -1,19 +1,8 @@
 import { MetricsService } from '../src/metrics/metrics.service';
 import { TickerService } from '../src/replay/ticker.service';
 import { RunningApp, startApp } from './support/app';
+import { parseExposition } from './support/metrics';
 import { get, RawStream } from './support/sse-client';
-
-/** Samples of a Prometheus text exposition: `name{labels}` -> value. */
-function parseExposition(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (!match) throw new Error(`not an exposition line: ${line}`);
-    samples.set(match[1]!, Number(match[2]));
-  }
-  return samples;
-}
 
 describe('GET /metrics', () => {
   let running: RunningApp;

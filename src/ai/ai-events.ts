@@ -5,10 +5,11 @@ export type AiErrorReason = AiFailure | 'cancelled' | 'abandoned' | 'shutdown';
 
 /**
  * The events of a generation, as written to the log on topic `ai:<generationId>` and sent to
- * clients as the `data:` of each frame (the seed's shapes; `reason` is an addition).
+ * clients as the `data:` of each frame (the seed's shapes; `reason` is an addition). `owner` (the
+ * JWT `sub` that started it, for access checks on any instance) stays in the log: see toWire.
  */
 export type AiEvent =
-  | { type: 'start'; generationId: string }
+  | { type: 'start'; generationId: string; owner?: string }
   | { type: 'chunk'; content: string }
   | { type: 'done' }
   | { type: 'error'; message: string; reason: AiErrorReason };
@@ -24,6 +25,18 @@ export const AI_TOPIC_PREFIX = 'ai:';
 
 export function aiTopic(generationId: string): string {
   return `${AI_TOPIC_PREFIX}${generationId}`;
+}
+
+/** An event as clients see it: the log's bookkeeping (the owner) removed. */
+export function toWire(event: AiEvent): AiEvent {
+  if (event.type !== 'start' || event.owner === undefined) return event;
+  return { type: 'start', generationId: event.generationId };
+}
+
+/** The owner recorded in a generation's `start` event, if that is what `data` is. */
+export function ownerIn(data: unknown): string | undefined {
+  const event = data as Partial<{ type: unknown; owner: unknown }> | null;
+  return event?.type === 'start' && typeof event.owner === 'string' ? event.owner : undefined;
 }
 
 export function isTerminal(data: unknown): boolean {

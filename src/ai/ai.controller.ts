@@ -7,24 +7,32 @@ import {
   NotFoundException,
   Param,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { defer, from, Observable, switchMap } from 'rxjs';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
+import { AiAccessService } from './ai-access.service';
+import type { ChatMessage } from './ai-provider';
 import {
+  Pace,
   parseChatRequest,
   parseGenerationId,
   parseMessageQuery,
   parsePace,
 } from './dto/ai-chat.dto';
-import { GenerationService } from './generation.service';
+import { GenerationService, StartOptions } from './generation.service';
 
+/** AI answers. Access (AUTH_JWT_SECRET set) is checked before any stream starts: see AiAccessService. */
 @Controller('api')
 export class AiController {
-  constructor(private readonly generations: GenerationService) {}
+  constructor(
+    private readonly generations: GenerationService,
+    private readonly access: AiAccessService,
+  ) {}
 
   /**
    * The seed's AI answer: `?message=` starts a generation and streams it. EventSource's own
@@ -32,63 +40,79 @@ export class AiController {
    * a new one; an id no generation of this message holds is a 404 (EventSource stops).
    */
   @SseEndpoint('ai/chat', 'ai')
-  chat(
+  async chat(
+    @Req() req: Request,
     @Query('message') rawMessage: unknown,
     @Query('pace') rawPace: unknown,
     @LastEventId() lastEventId: string | undefined,
-  ): Observable<SseEmission> {
+  ): Promise<Observable<SseEmission>> {
     const message = parseMessageQuery(rawMessage);
     const pace = parsePace(rawPace);
     const promptKey = GenerationService.promptKey(message);
-    return defer(() =>
-      from(
-        lastEventId === undefined
-          ? this.generations.start([{ role: 'user', content: message }], promptKey)
-          : this.generations.findByEvent(promptKey, lastEventId),
-      ),
-    ).pipe(
-      switchMap((generationId) => {
-        if (generationId === undefined) {
-          throw new NotFoundException(
-            'No generation of this message holds that Last-Event-ID (it expired or ran elsewhere); ask again without it',
-          );
-        }
-        return this.generations.stream(generationId, lastEventId, pace);
-      }),
-    );
+    if (lastEventId === undefined) {
+      const owner = await this.access.authorizeStart(req);
+      return this.startAndStream([{ role: 'user', content: message }], pace, { promptKey, owner });
+    }
+    const generationId = await this.generations.findByEvent(promptKey, lastEventId);
+    if (generationId === undefined) {
+      throw new NotFoundException(
+        'No generation of this message holds that Last-Event-ID (it expired or ran elsewhere); ask again without it',
+      );
+    }
+    await this.access.authorizeRead(req, generationId);
+    return this.generations.stream(generationId, lastEventId, pace);
   }
 
   /** The same stream for fetch clients: body `{"messages":[{"role","content"}]}`. */
   @SseEndpoint('ai/chat', 'ai', { method: 'POST' })
-  chatPost(@Body() body: unknown, @Query('pace') rawPace: unknown): Observable<SseEmission> {
+  async chatPost(
+    @Req() req: Request,
+    @Body() body: unknown,
+    @Query('pace') rawPace: unknown,
+  ): Promise<Observable<SseEmission>> {
+    const owner = await this.access.authorizeStart(req);
     const messages = parseChatRequest(body);
     const pace = parsePace(rawPace);
-    return defer(() => from(this.generations.start(messages))).pipe(
-      switchMap((generationId) => this.generations.stream(generationId, undefined, pace)),
-    );
+    return this.startAndStream(messages, pace, { owner });
   }
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */
   @SseEndpoint('ai/chat/:generationId', 'ai')
-  resume(
+  async resume(
+    @Req() req: Request,
     @Param('generationId') rawId: string,
     @Query('pace') rawPace: unknown,
     @LastEventId() lastEventId: string | undefined,
-  ): Observable<SseEmission> {
+  ): Promise<Observable<SseEmission>> {
     const generationId = parseGenerationId(rawId);
-    return this.generations.stream(generationId, lastEventId, parsePace(rawPace));
+    const pace = parsePace(rawPace);
+    await this.access.authorizeRead(req, generationId);
+    return this.generations.stream(generationId, lastEventId, pace);
   }
 
   /** Cancels a running generation: upstream aborted at once, readers get `error` reason `cancelled`. */
   @Delete('ai/chat/:generationId')
   @HttpCode(HttpStatus.ACCEPTED)
   async cancel(
+    @Req() req: Request,
     @Param('generationId') rawId: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ generationId: string; status: 'cancelled' | 'finished' }> {
     const generationId = parseGenerationId(rawId);
+    await this.access.authorizeCancel(req, generationId);
     const outcome = await this.generations.cancel(generationId);
     if (outcome === 'finished') res.status(HttpStatus.OK);
     return { generationId, status: outcome };
+  }
+
+  /** Starts a generation once the stream is subscribed, then streams it from its first event. */
+  private startAndStream(
+    messages: readonly ChatMessage[],
+    pace: Pace,
+    options: StartOptions,
+  ): Observable<SseEmission> {
+    return defer(() => from(this.generations.start(messages, options))).pipe(
+      switchMap((generationId) => this.generations.stream(generationId, undefined, pace)),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { AiAccessService } from './ai-access.service';
 import { AI_PROVIDER, AiProvider } from './ai-provider';
 import { AiController } from './ai.controller';
 import { GenerationService } from './generation.service';
@@ -30,6 +31,7 @@ export function createAiProvider(config: AppConfig['ai']): AiProvider {
       useFactory: (config: AppConfig) => createAiProvider(config.ai),
     },
     GenerationService,
+    AiAccessService,
   ],
   exports: [GenerationService],
 })

@@ -1,6 +1,5 @@
 import {
   ConflictException,
-  HttpException,
   HttpStatus,
   Inject,
   Injectable,
@@ -22,11 +21,21 @@ import {
   switchMap,
   takeWhile,
 } from 'rxjs';
+import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { compareIds, EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
 import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
+import { AiAbortReason, AiGenerationOutcome, MetricsService } from '../metrics/metrics.service';
 import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
-import { AiCharChunk, AiErrorReason, AiEvent, aiTopic, isTerminal } from './ai-events';
+import {
+  AiCharChunk,
+  AiErrorReason,
+  AiEvent,
+  aiTopic,
+  isTerminal,
+  ownerIn,
+  toWire,
+} from './ai-events';
 import { AI_PROVIDER, AiProvider, AiProviderError, ChatMessage } from './ai-provider';
 import type { Pace } from './dto/ai-chat.dto';
 
@@ -38,6 +47,8 @@ interface Generation {
   readonly topic: string;
   /** sha256 of the seed `?message=`, so a reconnect to that URL can find its generation. */
   readonly promptKey: string | undefined;
+  /** JWT `sub` of whoever started it (undefined in open mode or for a token without `sub`). */
+  readonly owner: string | undefined;
   readonly controller: AbortController;
   /** Id of the `start` event: no event of this generation is older. */
   firstId: string;
@@ -51,6 +62,13 @@ interface Generation {
 }
 
 export type CancelOutcome = 'cancelled' | 'finished';
+
+export interface StartOptions {
+  /** GenerationService.promptKey of the seed's `?message=`, so its reconnect finds the generation. */
+  promptKey?: string;
+  /** JWT `sub` of the caller: recorded, so the owner may read and cancel it without extra scopes. */
+  owner?: string;
+}
 
 /**
  * AI generations. A generation calls the model once and writes what it answers to the event log,
@@ -75,6 +93,7 @@ export class GenerationService implements OnModuleDestroy {
     @Inject(EVENT_LOG) private readonly log: EventLog,
     @Inject(AI_PROVIDER) private readonly provider: AiProvider,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** Generations running on this instance. */
@@ -96,11 +115,13 @@ export class GenerationService implements OnModuleDestroy {
    * Starts a generation (the model is called once, now) and returns its id once its `start` event
    * is in the log. Past AI_MAX_GENERATIONS running on this instance: 503.
    */
-  async start(messages: readonly ChatMessage[], promptKey?: string): Promise<string> {
+  async start(messages: readonly ChatMessage[], options: StartOptions = {}): Promise<string> {
+    const { promptKey, owner } = options;
     if (this.running >= this.config.ai.maxGenerations) {
-      throw new HttpException(
+      throw new RetryableHttpException(
         'This instance is running AI_MAX_GENERATIONS generations; retry later',
         HttpStatus.SERVICE_UNAVAILABLE,
+        retryAfterSeconds(this.config.sse.retryMs),
       );
     }
     const id = randomUUID();
@@ -111,7 +132,10 @@ export class GenerationService implements OnModuleDestroy {
       start = await this.log.append<AiEvent>({
         topic,
         type: 'start',
-        data: { type: 'start', generationId: id },
+        data:
+          owner === undefined
+            ? { type: 'start', generationId: id }
+            : { type: 'start', generationId: id, owner },
       });
     } catch (error) {
       this.running--;
@@ -121,6 +145,7 @@ export class GenerationService implements OnModuleDestroy {
       id,
       topic,
       promptKey,
+      owner,
       controller: new AbortController(),
       firstId: start.id,
       terminalId: undefined,
@@ -132,8 +157,21 @@ export class GenerationService implements OnModuleDestroy {
     this.generations.set(id, generation);
     // Nobody may ever subscribe (the client left at once): the grace period covers that too.
     this.armGrace(generation);
+    this.metrics.aiGenerationStarted();
     void this.run(generation, messages);
     return id;
+  }
+
+  /**
+   * Who started a generation (its JWT `sub`): from this instance's index, else from the `start`
+   * event in the log (a generation run by another instance). Undefined when unknown, ownerless, or
+   * when retention has dropped its `start` event.
+   */
+  async ownerOf(generationId: string): Promise<string | undefined> {
+    const local = this.generations.get(generationId);
+    if (local) return local.owner;
+    const { events } = await this.log.readAfter([aiTopic(generationId)], undefined);
+    return ownerIn(events[0]?.data);
   }
 
   /**
@@ -261,7 +299,7 @@ export class GenerationService implements OnModuleDestroy {
   private messageOf(event: LogEvent): SseMessage {
     let message = this.messages.get(event);
     if (!message) {
-      message = { id: event.id, data: event.data };
+      message = { id: event.id, data: toWire(event.data as AiEvent) };
       this.messages.set(event, message);
     }
     return message;
@@ -281,8 +319,10 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   /** Aborts the upstream request now and ends the topic with an error event. */
-  private stop(generation: Generation, reason: AiErrorReason): void {
+  private stop(generation: Generation, reason: AbortReason): void {
+    if (generation.ended) return;
     generation.controller.abort(new Error(reason));
+    this.metrics.aiUpstreamAborted(ABORT_METRIC[reason]);
     this.finish(generation, { type: 'error', message: reason, reason });
   }
 
@@ -290,6 +330,7 @@ export class GenerationService implements OnModuleDestroy {
     if (generation.ended) return;
     generation.ended = true;
     this.running--;
+    this.metrics.aiGenerationFinished(outcomeOf(event));
     clearTimeout(generation.graceTimer);
     generation.graceTimer = undefined;
     const written = this.write(generation, event);
@@ -346,6 +387,21 @@ export class GenerationService implements OnModuleDestroy {
       this.finishedCount--;
     }
   }
+}
+
+/** Why Rivulet itself stops a generation (the `error` reason), and the abort metric's label for it. */
+type AbortReason = Extract<AiErrorReason, 'cancelled' | 'abandoned' | 'shutdown'>;
+
+const ABORT_METRIC: Record<AbortReason, AiAbortReason> = {
+  cancelled: 'cancelled',
+  abandoned: 'detached',
+  shutdown: 'shutdown',
+};
+
+/** A generation's outcome for metrics: `completed`, `failed` (the provider) or `aborted` (Rivulet). */
+function outcomeOf(event: AiEvent): AiGenerationOutcome {
+  if (event.type !== 'error') return 'completed';
+  return Object.hasOwn(ABORT_METRIC, event.reason) ? 'aborted' : 'failed';
 }
 
 function failureEvent(error: unknown, logger: Logger): AiEvent {

@@ -5,13 +5,16 @@ import {
   HttpException,
   HttpStatus,
   Logger,
-  ServiceUnavailableException,
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { StoreUnavailableError } from '../event-log/event-log';
+import { RetryableHttpException } from './retryable.exception';
 
-/** Every error answer is `{statusCode, error, message}`; once a stream has started, nothing is written. */
+/**
+ * Every error answer is `{statusCode, error, message}`; a RetryableHttpException adds its
+ * `Retry-After` header. Once a stream has started, nothing is written.
+ */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
@@ -21,8 +24,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     if (exception instanceof StoreUnavailableError) {
       // The store is away for a moment (Redis reconnecting): a retryable 503, not a 500.
-      exception = new ServiceUnavailableException('The event store is unavailable; retry shortly');
-      if (!res.headersSent) res.setHeader('Retry-After', '1');
+      exception = new RetryableHttpException(
+        'The event store is unavailable; retry shortly',
+        HttpStatus.SERVICE_UNAVAILABLE,
+        1,
+      );
     }
     const statusCode =
       exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;
@@ -32,6 +38,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (res.headersSent) {
       if (!res.writableEnded) res.end();
       return;
+    }
+    if (exception instanceof RetryableHttpException) {
+      res.setHeader('Retry-After', String(exception.retryAfterSeconds));
     }
     res.status(statusCode).json({
       statusCode,

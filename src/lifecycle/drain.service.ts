@@ -43,11 +43,6 @@ export class DrainService implements OnModuleDestroy, BeforeApplicationShutdown 
     return this.drainingSince !== undefined;
   }
 
-  /** Seconds a refused client should wait before retrying (Retry-After). */
-  get retryAfterSeconds(): number {
-    return Math.ceil(this.config.sse.retryMs / 1000) + 1;
-  }
-
   /** Stops taking new streams and reports not ready; the open streams keep going. Idempotent. */
   beginDrain(): void {
     if (this.drainingSince !== undefined) return;

@@ -11,6 +11,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Observable, of, Subscription } from 'rxjs';
+import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from './connection-registry.service';
@@ -51,7 +52,7 @@ export class SseInterceptor implements NestInterceptor {
     const res = http.getResponse<Response>();
     const kind = this.reflector.get<string>(SSE_KIND, context.getHandler()) ?? 'stream';
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    this.checkLimits(ip, res);
+    this.checkLimits(ip);
 
     return new Promise((resolve, reject) => {
       let connection: SseConnection | undefined;
@@ -117,27 +118,28 @@ export class SseInterceptor implements NestInterceptor {
     });
   }
 
-  private checkLimits(ip: string, res: Response): void {
+  private checkLimits(ip: string): void {
     const { maxConnections, maxConnectionsPerIp } = this.config.limits;
+    const retryAfter = retryAfterSeconds(this.config.sse.retryMs);
     if (this.drain.draining) {
-      res.setHeader('Retry-After', String(this.drain.retryAfterSeconds));
-      throw new HttpException(
+      throw new RetryableHttpException(
         'This instance is shutting down; retry on another instance',
         HttpStatus.SERVICE_UNAVAILABLE,
+        retryAfter,
       );
     }
     if (this.registry.size >= maxConnections) {
-      res.setHeader('Retry-After', String(Math.ceil(this.config.sse.retryMs / 1000) + 1));
-      throw new HttpException(
+      throw new RetryableHttpException(
         'This instance has reached MAX_CONNECTIONS open streams; retry later',
         HttpStatus.SERVICE_UNAVAILABLE,
+        retryAfter,
       );
     }
     if (this.registry.countForIp(ip) >= maxConnectionsPerIp) {
-      res.setHeader('Retry-After', String(Math.ceil(this.config.sse.retryMs / 1000) + 1));
-      throw new HttpException(
+      throw new RetryableHttpException(
         'Too many open streams from this address (MAX_CONNECTIONS_PER_IP)',
         HttpStatus.TOO_MANY_REQUESTS,
+        retryAfter,
       );
     }
   }
