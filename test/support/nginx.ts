@@ -212,7 +212,7 @@ export function freePort(): Promise<number> {
  * Resolves once a TCP connection to the port succeeds; retries refused connections every 20 ms
  * while `keepTrying()` holds, until the deadline.
  */
-function waitUntilAccepting(
+export function waitUntilAccepting(
   port: number,
   timeoutMs: number,
   keepTrying: () => boolean,
@@ -227,9 +227,9 @@ function waitUntilAccepting(
       });
       socket.once('error', (error) => {
         socket.destroy();
-        if (!keepTrying()) reject(new Error('nginx is not running'));
+        if (!keepTrying()) reject(new Error(`the process for port ${port} is not running`));
         else if (Date.now() > deadline)
-          reject(new Error(`nginx did not accept connections on ${port}: ${error.message}`));
+          reject(new Error(`nothing accepted connections on ${port}: ${error.message}`));
         else setTimeout(attempt, 20);
       });
     };
