@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { REPO, run } from './support/deploy-files';
 import { startTopology, type Topology } from './support/topology';
 import { WireStream, type WireFrame } from './support/wire-stream';
 
@@ -54,6 +56,18 @@ describe('two replicas of the built app behind the reference nginx', () => {
     } finally {
       await stream.close();
     }
+  });
+
+  it("answers the image's healthcheck, and /health/ready through nginx", async () => {
+    for (const replica of topology.replicas) {
+      const check = await run(process.execPath, [path.join(REPO, 'scripts/healthcheck.mjs')], {
+        env: { PORT: String(replica.port) },
+      });
+      expect([replica.port, check.code]).toEqual([replica.port, 0]);
+    }
+    const ready = await fetch(`${topology.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    await ready.body?.cancel();
   });
 
   it('resumes the typewriter after the Last-Event-ID sent through nginx', async () => {
