@@ -142,7 +142,12 @@ function spawnNginx(prefix: string, args: string[]) {
   const binary = nginxBinary();
   const logFile = path.join(prefix, 'nginx.log');
   const logFd = openSync(logFile, 'a');
-  const child = spawn(binary, [...baseArgs(prefix), ...args], { stdio: ['ignore', logFd, logFd] });
+  // detached: nginx gets a process group of its own (master + workers), so stopping can make sure
+  // no worker outlives the test, even if the master had to be killed.
+  const child = spawn(binary, [...baseArgs(prefix), ...args], {
+    stdio: ['ignore', logFd, logFd],
+    detached: true,
+  });
   closeSync(logFd);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -189,11 +194,23 @@ function preparePrefix(options: NginxOptions, port: number): string {
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM'); // nginx: fast shutdown, open streams are closed
-  const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(killTimer);
+  const group = child.pid;
+  if (group === undefined) return; // never started
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM'); // nginx: fast shutdown; the master stops its workers, open streams close
+    const killTimer = setTimeout(() => killGroup(group), 5_000);
+    await exited;
+    clearTimeout(killTimer);
+  }
+  killGroup(group); // workers left behind by a master that died or was killed
+}
+
+function killGroup(group: number): void {
+  try {
+    process.kill(-group, 'SIGKILL');
+  } catch {
+    // ESRCH: the whole group is gone already
+  }
 }
 
 /** A port that was free a moment ago (the kernel picks it). */
