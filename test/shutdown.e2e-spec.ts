@@ -1,12 +1,11 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { buildAppOnce } from './support/app-process';
 import { get, RawResponse, RawStream } from './support/sse-client';
 
 const ROOT = path.resolve(__dirname, '..');
-/** A build of its own, so this suite never races `npm run build` or another suite over dist/. */
-const BUILD_DIR = path.join(ROOT, 'test-artifacts', 'shutdown-build');
+/** The compiled app (buildAppOnce: the tests' own build, never racing `npm run build` over dist/). */
+let mainJs = '';
 const GRACE_MS = 3000;
 const RETRY_MS = 200;
 
@@ -19,7 +18,7 @@ interface Started {
 
 /** Starts `node <build>/main.js` on a free loopback port; resolves once it logs its address. */
 function startProcess(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, [path.join(BUILD_DIR, 'main.js')], {
+  const child = spawn(process.execPath, [mainJs], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,15 +53,7 @@ describe('graceful shutdown of a real process (SIGTERM)', () => {
   const streams: RawStream[] = [];
 
   beforeAll(async () => {
-    mkdirSync(BUILD_DIR, { recursive: true });
-    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    await promisify(execFile)(
-      process.execPath,
-      [tsc, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR],
-      {
-        cwd: ROOT,
-      },
-    );
+    mainJs = await buildAppOnce();
   }, 120_000);
 
   afterEach(async () => {

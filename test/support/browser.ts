@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 
-/** Debian's Chromium, installed by .ci/setup-chromium.sh. */
+/** Debian's Chromium, installed by scripts/ensure-system-deps.sh. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 export const SCREENSHOT_DIR = join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
@@ -12,7 +12,7 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium is required for the browser tests and was not found at ${CHROMIUM_PATH}. ` +
-        'Install it with .ci/setup-chromium.sh (apt-get install -y chromium).',
+        'Run `bash scripts/ensure-system-deps.sh` (as root on Debian it installs chromium; else apt-get install -y chromium).',
     );
   }
   return chromium.launch({

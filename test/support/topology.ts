@@ -1,5 +1,6 @@
+import { buildAppOnce } from './app-process';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -13,10 +14,9 @@ import {
 /**
  * The deployed topology on loopback: N processes of the built app (`node dist/main.js`, each on its
  * own PORT) behind the real nginx with the reference config, as docker-compose.yml runs them.
- * Needs `npm run build` first.
+ * The app is compiled once for the tests (buildAppOnce), so no prior `npm run build` is needed.
  */
 
-export const MAIN_JS = path.resolve(__dirname, '../../dist/main.js');
 
 /** Quiet defaults for the replicas; a test passes what it needs on top. */
 const REPLICA_ENV: Record<string, string> = {
@@ -52,14 +52,10 @@ export interface TopologyOptions {
 }
 
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
-  if (!existsSync(MAIN_JS)) {
-    throw new Error(
-      `${MAIN_JS} does not exist: run \`npm run build\` first (.ci/run builds before testing).`,
-    );
-  }
+  const mainJs = await buildAppOnce();
   const replicas: Replica[] = [];
   try {
-    for (let i = 0; i < options.replicas; i++) replicas.push(await startReplica(options.env ?? {}));
+    for (let i = 0; i < options.replicas; i++) replicas.push(await startReplica(mainJs, options.env ?? {}));
     const nginx = await startNginx({ ...options.nginx, upstreams: replicas.map((r) => r.port) });
     return {
       nginx,
@@ -76,12 +72,12 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   }
 }
 
-async function startReplica(env: Record<string, string>): Promise<Replica> {
+async function startReplica(mainJs: string, env: Record<string, string>): Promise<Replica> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-replica-'));
   const logFile = path.join(dir, 'app.log');
   const logFd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [MAIN_JS], {
+  const child = spawn(process.execPath, [mainJs], {
     env: { PATH: process.env.PATH ?? '', ...REPLICA_ENV, ...env, PORT: String(port) },
     stdio: ['ignore', logFd, logFd],
   });
