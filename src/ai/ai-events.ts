@@ -43,3 +43,23 @@ export function isTerminal(data: unknown): boolean {
   const type = (data as { type?: unknown } | null)?.type;
   return type === 'done' || type === 'error';
 }
+
+/**
+ * The log topic recording each seed generation (`?message=`) with the digest of its message, so the
+ * seed URL's reconnect finds its generation from any instance. The `/` keeps it out of every client
+ * endpoint: topic names clients can give are letters, digits and `. _ : -` only.
+ */
+export const AI_INDEX_TOPIC = 'ai/index';
+
+/** An entry of AI_INDEX_TOPIC. Appended before the generation's `start` event. */
+export interface AiIndexEntry {
+  generationId: string;
+  promptKey: string;
+}
+
+export function indexEntryIn(data: unknown): AiIndexEntry | undefined {
+  const entry = data as Partial<Record<keyof AiIndexEntry, unknown>> | null;
+  return typeof entry?.generationId === 'string' && typeof entry.promptKey === 'string'
+    ? { generationId: entry.generationId, promptKey: entry.promptKey }
+    : undefined;
+}

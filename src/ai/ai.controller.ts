@@ -56,7 +56,7 @@ export class AiController {
     const generationId = await this.generations.findByEvent(promptKey, lastEventId);
     if (generationId === undefined) {
       throw new NotFoundException(
-        'No generation of this message holds that Last-Event-ID (it expired or ran elsewhere); ask again without it',
+        'No generation of this message holds that Last-Event-ID (it expired, or another store ran it); ask again without it',
       );
     }
     await this.access.authorizeRead(req, generationId);

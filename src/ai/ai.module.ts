@@ -1,11 +1,14 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { REDIS_KEY_PREFIX } from '../event-log/event-log.module';
 import { AiAccessService } from './ai-access.service';
 import { AI_PROVIDER, AiProvider } from './ai-provider';
 import { AiController } from './ai.controller';
 import { GenerationService } from './generation.service';
 import { DemoAiProvider } from './providers/demo-ai.provider';
 import { OpenAiProvider } from './providers/openai.provider';
+import { InMemoryReaderPresence, READER_PRESENCE, ReaderPresence } from './reader-presence';
+import { RedisReaderPresence } from './redis-reader-presence';
 
 /** Picks the model once, from AI_PROVIDER; the generation service only sees the AiProvider port. */
 export function createAiProvider(config: AppConfig['ai']): AiProvider {
@@ -22,6 +25,20 @@ export function createAiProvider(config: AppConfig['ai']): AiProvider {
   }
 }
 
+/** Who reads which generation: chosen with the store, like the log (one process, or every instance on Redis). */
+export function createReaderPresence(config: AppConfig): ReaderPresence {
+  switch (config.store.kind) {
+    case 'memory':
+      return new InMemoryReaderPresence(config.ai.detachGraceMs);
+    case 'redis':
+      return new RedisReaderPresence({
+        url: config.store.redisUrl,
+        prefix: `${REDIS_KEY_PREFIX}:ai:readers`,
+        graceMs: config.ai.detachGraceMs,
+      });
+  }
+}
+
 @Module({
   controllers: [AiController],
   providers: [
@@ -30,9 +47,20 @@ export function createAiProvider(config: AppConfig['ai']): AiProvider {
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => createAiProvider(config.ai),
     },
+    {
+      provide: READER_PRESENCE,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => createReaderPresence(config),
+    },
     GenerationService,
     AiAccessService,
   ],
   exports: [GenerationService],
 })
-export class AiModule {}
+export class AiModule implements OnApplicationShutdown {
+  constructor(@Inject(READER_PRESENCE) private readonly presence: ReaderPresence) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.presence.close();
+  }
+}

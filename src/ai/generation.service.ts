@@ -1,5 +1,4 @@
 import {
-  ConflictException,
   HttpStatus,
   Inject,
   Injectable,
@@ -23,40 +22,42 @@ import {
 } from 'rxjs';
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { compareIds, EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
+import { compareIds, EVENT_LOG, EventLog, LogEvent, Unsubscribe } from '../event-log/event-log';
 import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
 import { AiAbortReason, AiGenerationOutcome, MetricsService } from '../metrics/metrics.service';
 import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
 import {
+  AI_INDEX_TOPIC,
+  AI_TOPIC_PREFIX,
   AiCharChunk,
   AiErrorReason,
   AiEvent,
+  AiIndexEntry,
   aiTopic,
+  indexEntryIn,
   isTerminal,
   ownerIn,
   toWire,
 } from './ai-events';
 import { AI_PROVIDER, AiProvider, AiProviderError, ChatMessage } from './ai-provider';
 import type { Pace } from './dto/ai-chat.dto';
+import { READER_PRESENCE, ReaderPresence } from './reader-presence';
 
-/** Finished generations remembered per instance, for resuming the seed URL (oldest forgotten first). */
-const FINISHED_REMEMBERED = 1000;
+/** How many seed generations one confirming read of the log covers (see findByEvent). */
+const CONFIRM_BATCH = 32;
 
 interface Generation {
   readonly id: string;
   readonly topic: string;
-  /** sha256 of the seed `?message=`, so a reconnect to that URL can find its generation. */
-  readonly promptKey: string | undefined;
   /** JWT `sub` of whoever started it (undefined in open mode or for a token without `sub`). */
   readonly owner: string | undefined;
   readonly controller: AbortController;
-  /** Id of the `start` event: no event of this generation is older. */
-  firstId: string;
-  /** Id of the terminal event, once written. */
-  terminalId: string | undefined;
   ended: boolean;
-  subscribers: number;
+  /** Another instance wrote the terminal event (a cancel): this one writes nothing more. */
+  endedElsewhere: boolean;
   graceTimer: NodeJS.Timeout | undefined;
+  /** This instance's subscription to the generation's own topic, for a terminal event written elsewhere. */
+  unsubscribe: Unsubscribe | undefined;
   /** Appends of this generation, in order: nothing can land after the terminal event. */
   writes: Promise<unknown>;
 }
@@ -74,24 +75,27 @@ export interface StartOptions {
  * AI generations. A generation calls the model once and writes what it answers to the event log,
  * topic `ai:<generationId>`: `start`, one `chunk` per delta, then `done` or `error`. It runs on
  * its own, apart from any connection: clients only read the topic (replay, then live), so a
- * dropped connection resumes with Last-Event-ID and never calls the model again.
+ * dropped connection resumes with Last-Event-ID, on any instance sharing the store, and never calls
+ * the model again.
  *
- * Lifetime: a generation keeps running for AI_DETACH_GRACE_MS after its last subscriber on this
- * instance left; then, or on cancel, the upstream request is aborted at once and an `error` event
- * (reason `abandoned` / `cancelled`) ends the topic so every reader stops.
+ * Everything another instance needs is in the log or in ReaderPresence: the seed generations are
+ * indexed on AI_INDEX_TOPIC (the seed reconnect), readers report themselves to ReaderPresence (the
+ * running instance aborts a generation only once nobody anywhere has read it for
+ * AI_DETACH_GRACE_MS), and a cancel is the terminal `error` event itself, which the running instance
+ * sees on its own subscription of the topic and acts on (upstream aborted, nothing more written).
  */
 @Injectable()
 export class GenerationService implements OnModuleDestroy {
   private readonly logger = new Logger(GenerationService.name);
-  /** Running generations and the most recently finished ones of this instance, oldest first. */
+  /** Generations running on this instance, and ended ones until their terminal event is written. */
   private readonly generations = new Map<string, Generation>();
   private running = 0;
-  private finishedCount = 0;
   private readonly messages = new WeakMap<LogEvent, SseMessage>();
 
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
     @Inject(AI_PROVIDER) private readonly provider: AiProvider,
+    @Inject(READER_PRESENCE) private readonly presence: ReaderPresence,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {}
@@ -99,11 +103,6 @@ export class GenerationService implements OnModuleDestroy {
   /** Generations running on this instance. */
   get runningCount(): number {
     return this.running;
-  }
-
-  /** Streams reading a generation of this instance (0 when unknown here). */
-  subscribersOf(generationId: string): number {
-    return this.generations.get(generationId)?.subscribers ?? 0;
   }
 
   /** The seed URL's key for a message (a digest: records do not keep prompts). */
@@ -125,12 +124,30 @@ export class GenerationService implements OnModuleDestroy {
       );
     }
     const id = randomUUID();
-    const topic = aiTopic(id);
+    const generation: Generation = {
+      id,
+      topic: aiTopic(id),
+      owner,
+      controller: new AbortController(),
+      ended: false,
+      endedElsewhere: false,
+      graceTimer: undefined,
+      unsubscribe: undefined,
+      writes: Promise.resolve(),
+    };
+    this.generations.set(id, generation);
     this.running++;
-    let start: LogEvent<AiEvent>;
+    // Before anything is written: a cancel appended by another instance cannot go unseen.
+    generation.unsubscribe = this.log.subscribe([generation.topic], (event) => {
+      if (isTerminal(event.data)) this.endedElsewhere(generation, event.data as AiEvent);
+    });
     try {
-      start = await this.log.append<AiEvent>({
-        topic,
+      if (promptKey !== undefined) {
+        const entry: AiIndexEntry = { generationId: id, promptKey };
+        await this.log.append({ topic: AI_INDEX_TOPIC, type: 'generation', data: entry });
+      }
+      await this.log.append<AiEvent>({
+        topic: generation.topic,
         type: 'start',
         data:
           owner === undefined
@@ -138,34 +155,22 @@ export class GenerationService implements OnModuleDestroy {
             : { type: 'start', generationId: id, owner },
       });
     } catch (error) {
+      generation.ended = true;
       this.running--;
+      this.release(generation);
+      this.generations.delete(id);
       throw error;
     }
-    const generation: Generation = {
-      id,
-      topic,
-      promptKey,
-      owner,
-      controller: new AbortController(),
-      firstId: start.id,
-      terminalId: undefined,
-      ended: false,
-      subscribers: 0,
-      graceTimer: undefined,
-      writes: Promise.resolve(),
-    };
-    this.generations.set(id, generation);
     // Nobody may ever subscribe (the client left at once): the grace period covers that too.
-    this.armGrace(generation);
+    this.armGrace(generation, this.config.ai.detachGraceMs);
     this.metrics.aiGenerationStarted();
     void this.run(generation, messages);
     return id;
   }
 
   /**
-   * Who started a generation (its JWT `sub`): from this instance's index, else from the `start`
-   * event in the log (a generation run by another instance). Undefined when unknown, ownerless, or
-   * when retention has dropped its `start` event.
+   * Who started a generation (its JWT `sub`): known here while it runs here, else from the `start`
+   * event in the log. Undefined when unknown, ownerless, or when retention has dropped its `start`.
    */
   async ownerOf(generationId: string): Promise<string | undefined> {
     const local = this.generations.get(generationId);
@@ -175,54 +180,65 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   /**
-   * The generation of this instance started for `promptKey` that holds event `eventId`, if any:
-   * how EventSource's own reconnect (same URL + Last-Event-ID) finds the answer it was reading.
-   * Candidates are narrowed by id range, then the log confirms which topic holds the event.
+   * The seed generation of `promptKey` that holds event `eventId`, if any, whichever instance runs
+   * it: how EventSource's own reconnect (same URL + Last-Event-ID) finds the answer it was reading.
+   * Candidates come from AI_INDEX_TOPIC (an entry is older than every event of its generation), newest
+   * first; the log confirms which one's topic holds the event (ids of concurrent generations interleave).
    */
   async findByEvent(promptKey: string, eventId: string): Promise<string | undefined> {
-    const candidates = [...this.generations.values()]
-      .filter(
-        (g) =>
-          g.promptKey === promptKey &&
-          compareIds(g.firstId, eventId) <= 0 &&
-          (g.terminalId === undefined || compareIds(eventId, g.terminalId) <= 0),
-      )
-      .reverse();
+    const { events } = await this.log.readAfter([AI_INDEX_TOPIC], undefined);
+    const candidates: string[] = [];
+    for (let i = events.length - 1; i >= 0; i--) {
+      const event = events[i]!;
+      const entry = indexEntryIn(event.data);
+      if (entry?.promptKey === promptKey && compareIds(event.id, eventId) < 0)
+        candidates.push(aiTopic(entry.generationId));
+    }
     const before = previousId(eventId);
-    for (const candidate of candidates) {
-      const { events } = await this.log.readAfter([candidate.topic], before);
-      if (events[0]?.id === eventId) return candidate.id;
+    for (let i = 0; i < candidates.length; i += CONFIRM_BATCH) {
+      const batch = candidates.slice(i, i + CONFIRM_BATCH);
+      // Only generations still writing at `eventId` have anything from there on: a cheap read.
+      const { events: held } = await this.log.readAfter(batch, before);
+      const match = held[0]?.id === eventId ? held[0] : undefined;
+      if (match) return match.topic.slice(AI_TOPIC_PREFIX.length);
     }
     return undefined;
   }
 
   /**
    * A generation's events after `afterId` (all of them when undefined), then live ones; completes
-   * after the terminal event. Unknown generation: 404. Finished and already read to its end: no
-   * emission at all (the engine answers 204, which stops EventSource).
+   * after the (first) terminal event. Unknown generation: 404. Finished and already read to its end:
+   * no emission at all (the engine answers 204, which stops EventSource).
    */
   stream(generationId: string, afterId: string | undefined, pace: Pace): Observable<SseEmission> {
     const topic = aiTopic(generationId);
     return defer(() => from(this.log.readAfter([topic], undefined))).pipe(
       switchMap(({ events }) => {
-        const local = this.generations.get(generationId);
-        if (events.length === 0 && !local) throw new NotFoundException('No such generation');
-        const last = events[events.length - 1];
-        if (
-          afterId !== undefined &&
-          last &&
-          isTerminal(last.data) &&
-          compareIds(afterId, last.id) >= 0
-        ) {
+        if (events.length === 0 && !this.generations.has(generationId))
+          throw new NotFoundException('No such generation');
+        const terminal = events.find((event) => isTerminal(event.data));
+        if (afterId !== undefined && terminal && compareIds(afterId, terminal.id) >= 0) {
           return EMPTY;
         }
         const offset = pace === 'char' ? charsUpTo(events, afterId) : 0;
-        return concat(of(SSE_OPEN), this.follow(topic, local, afterId, pace, offset));
+        const items = this.follow(topic, afterId, pace, offset);
+        if (terminal) return concat(of(SSE_OPEN), items);
+        // A reader of a generation still running: the running instance keeps it alive for it.
+        return concat(
+          of(SSE_OPEN),
+          defer(() => {
+            this.presence.enter(generationId);
+            return items.pipe(finalize(() => this.presence.leave(generationId)));
+          }),
+        );
       }),
     );
   }
 
-  /** Stops a generation of this instance at once (upstream aborted, `error` reason `cancelled`). */
+  /**
+   * Stops a generation at once, wherever it runs: upstream aborted, `error` reason `cancelled`. Here,
+   * directly; on another instance, by writing that terminal event, which the running instance sees.
+   */
   async cancel(generationId: string): Promise<CancelOutcome> {
     const generation = this.generations.get(generationId);
     if (generation) {
@@ -230,23 +246,24 @@ export class GenerationService implements OnModuleDestroy {
       this.stop(generation, 'cancelled');
       return 'cancelled';
     }
-    const { events } = await this.log.readAfter([aiTopic(generationId)], undefined);
-    const last = events[events.length - 1];
-    if (!last) throw new NotFoundException('No such generation');
-    if (isTerminal(last.data)) return 'finished';
-    throw new ConflictException('This generation runs on another instance; cancel it there');
+    const topic = aiTopic(generationId);
+    const { events } = await this.log.readAfter([topic], undefined);
+    if (events.length === 0) throw new NotFoundException('No such generation');
+    if (events.some((event) => isTerminal(event.data))) return 'finished';
+    await this.log.append<AiEvent>({
+      topic,
+      type: 'error',
+      data: { type: 'error', message: 'cancelled', reason: 'cancelled' },
+    });
+    return 'cancelled';
   }
 
   onModuleDestroy(): void {
-    for (const generation of this.generations.values()) {
-      if (!generation.ended) this.stop(generation, 'shutdown');
-      clearTimeout(generation.graceTimer);
-    }
+    for (const generation of [...this.generations.values()]) this.stop(generation, 'shutdown');
   }
 
   private follow(
     topic: string,
-    local: Generation | undefined,
     afterId: string | undefined,
     pace: Pace,
     offset: number,
@@ -276,23 +293,20 @@ export class GenerationService implements OnModuleDestroy {
       }
       const messages: SseMessage[] = [];
       if (item.reset) messages.push({ data: { type: 'reset', reason: item.reset } });
-      for (const event of item.events) messages.push(...toMessages(event));
-      return {
-        emission: messages.length > 0 ? sseBatch(messages) : undefined,
-        terminal: item.events.some((event) => isTerminal(event.data)),
-      };
+      let terminal = false;
+      for (const event of item.events) {
+        messages.push(...toMessages(event));
+        // The first terminal event ends the answer (a late write racing a cancel is never sent).
+        if ((terminal = isTerminal(event.data))) break;
+      }
+      return { emission: messages.length > 0 ? sseBatch(messages) : undefined, terminal };
     };
-    const items = streamFromLog(this.log, [topic], afterId, { replayAll: true }).pipe(
+    return streamFromLog(this.log, [topic], afterId, { replayAll: true }).pipe(
       map(toEmission),
       takeWhile((step) => !step.terminal, true),
       map((step) => step.emission),
       filter((emission): emission is SseEmission => emission !== undefined),
     );
-    if (!local) return items;
-    return defer(() => {
-      this.attach(local);
-      return items.pipe(finalize(() => this.detach(local)));
-    });
   }
 
   /** A log event's message, built once and shared by every stream it is written to. */
@@ -326,24 +340,48 @@ export class GenerationService implements OnModuleDestroy {
     this.finish(generation, { type: 'error', message: reason, reason });
   }
 
+  /**
+   * Another instance ended the topic (DELETE there wrote `error` / `cancelled`): abort upstream and
+   * write nothing more, so the topic holds exactly that one terminal event.
+   */
+  private endedElsewhere(generation: Generation, event: AiEvent): void {
+    if (generation.ended) return;
+    generation.endedElsewhere = true;
+    generation.controller.abort(new Error('ended elsewhere'));
+    const reason = event.type === 'error' ? event.reason : undefined;
+    if (reason !== undefined && Object.hasOwn(ABORT_METRIC, reason))
+      this.metrics.aiUpstreamAborted(ABORT_METRIC[reason as AbortReason]);
+    this.end(generation, event);
+    this.generations.delete(generation.id);
+  }
+
   private finish(generation: Generation, event: AiEvent): void {
     if (generation.ended) return;
+    this.end(generation, event);
+    // Known here until the terminal event is in the log (a DELETE meanwhile answers `finished`).
+    void this.write(generation, event).then(() => this.generations.delete(generation.id));
+  }
+
+  /** Marks a generation over on this instance (its terminal event, if any, is written by the caller). */
+  private end(generation: Generation, event: AiEvent): void {
     generation.ended = true;
     this.running--;
     this.metrics.aiGenerationFinished(outcomeOf(event));
+    this.release(generation);
+  }
+
+  private release(generation: Generation): void {
     clearTimeout(generation.graceTimer);
     generation.graceTimer = undefined;
-    const written = this.write(generation, event);
-    void written.then((terminal) => {
-      if (terminal) generation.terminalId = terminal.id;
-    });
-    this.finishedCount++;
-    this.forgetOldFinished();
+    generation.unsubscribe?.();
+    generation.unsubscribe = undefined;
+    this.presence.forget(generation.id);
   }
 
   private write(generation: Generation, event: AiEvent): Promise<LogEvent | undefined> {
-    const written = generation.writes.then(() =>
-      this.log
+    const written = generation.writes.then(() => {
+      if (generation.endedElsewhere) return undefined;
+      return this.log
         .append<AiEvent>({ topic: generation.topic, type: event.type, data: event })
         .catch((error: unknown) => {
           this.logger.error(
@@ -351,41 +389,35 @@ export class GenerationService implements OnModuleDestroy {
           );
           if (!generation.controller.signal.aborted) generation.controller.abort(error);
           return undefined;
-        }),
-    );
+        });
+    });
     generation.writes = written;
     return written;
   }
 
-  private attach(generation: Generation): void {
-    generation.subscribers++;
-    clearTimeout(generation.graceTimer);
-    generation.graceTimer = undefined;
-  }
-
-  private detach(generation: Generation): void {
-    generation.subscribers--;
-    if (generation.subscribers === 0) this.armGrace(generation);
-  }
-
-  private armGrace(generation: Generation): void {
+  /** In `ms`, asks whether anybody anywhere still reads; aborts the generation if nobody has for the grace. */
+  private armGrace(generation: Generation, ms: number): void {
     if (generation.ended) return;
     clearTimeout(generation.graceTimer);
     generation.graceTimer = setTimeout(() => {
       generation.graceTimer = undefined;
-      if (generation.subscribers === 0 && !generation.ended) this.stop(generation, 'abandoned');
-    }, this.config.ai.detachGraceMs);
+      void this.checkReaders(generation);
+    }, ms);
     generation.graceTimer.unref();
   }
 
-  private forgetOldFinished(): void {
-    if (this.finishedCount <= FINISHED_REMEMBERED) return;
-    for (const [id, generation] of this.generations) {
-      if (this.finishedCount <= FINISHED_REMEMBERED) break;
-      if (!generation.ended) continue;
-      this.generations.delete(id);
-      this.finishedCount--;
+  private async checkReaders(generation: Generation): Promise<void> {
+    let left: number;
+    try {
+      left = await this.presence.graceLeftMs(generation.id);
+    } catch (error) {
+      // The store cannot answer: keep the generation (its own writes fail, and stop it, if it stays away).
+      this.logger.warn(`generation ${generation.id}: readers unknown: ${String(error)}`);
+      left = this.config.ai.detachGraceMs;
     }
+    if (generation.ended) return;
+    if (left > 0) this.armGrace(generation, left);
+    else this.stop(generation, 'abandoned');
   }
 }
 
