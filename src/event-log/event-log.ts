@@ -72,3 +72,9 @@ export function compareIds(a: string, b: string): number {
 export function isAfter(id: string, reference: string | undefined): boolean {
   return reference === undefined || compareIds(id, reference) > 0;
 }
+
+/** Events of several topics, each already in id order, as one list in id order. */
+export function mergeById(parts: readonly LogEvent[][]): LogEvent[] {
+  if (parts.length === 1) return parts[0]!;
+  return parts.flat().sort((a, b) => compareIds(a.id, b.id));
+}

@@ -1,4 +1,14 @@
-import { AppendInput, compareIds, EventLog, LiveListener, LogEvent, ReadResult, Unsubscribe } from './event-log';
+import {
+  AppendInput,
+  compareIds,
+  EventLog,
+  LiveListener,
+  LogEvent,
+  mergeById,
+  ReadResult,
+  Unsubscribe,
+} from './event-log';
+import { LiveFanout } from './live-fanout';
 
 interface TopicLog {
   events: LogEvent[];
@@ -15,8 +25,7 @@ interface TopicLog {
 export class InMemoryEventLog implements EventLog {
   private sequence = 0;
   private readonly topics = new Map<string, TopicLog>();
-  private readonly listeners = new Map<string, Set<LiveListener>>();
-  private subscriptions = 0;
+  private readonly fanout = new LiveFanout();
 
   constructor(private readonly retention: number) {}
 
@@ -29,8 +38,7 @@ export class InMemoryEventLog implements EventLog {
       timestamp: Date.now(),
     };
     this.retain(event);
-    const listeners = this.listeners.get(event.topic);
-    if (listeners) for (const listener of listeners) listener(event);
+    this.fanout.dispatch(event);
     return Promise.resolve(event);
   }
 
@@ -47,29 +55,12 @@ export class InMemoryEventLog implements EventLog {
       }
       parts.push(this.retainedAfter(log, afterId));
     }
-    const events = parts.length === 1 ? parts[0]! : parts.flat().sort((a, b) => compareIds(a.id, b.id));
+    const events = mergeById(parts);
     return Promise.resolve({ events, truncated, unknown: false });
   }
 
   subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe {
-    const unique = [...new Set(topics)];
-    for (const topic of unique) {
-      let set = this.listeners.get(topic);
-      if (!set) this.listeners.set(topic, (set = new Set()));
-      set.add(listener);
-    }
-    this.subscriptions++;
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      this.subscriptions--;
-      for (const topic of unique) {
-        const set = this.listeners.get(topic);
-        set?.delete(listener);
-        if (set?.size === 0) this.listeners.delete(topic);
-      }
-    };
+    return this.fanout.subscribe(topics, listener);
   }
 
   lastId(): Promise<string | undefined> {
@@ -77,7 +68,7 @@ export class InMemoryEventLog implements EventLog {
   }
 
   subscriberCount(): number {
-    return this.subscriptions;
+    return this.fanout.count;
   }
 
   whenLive(): Promise<void> {
@@ -89,8 +80,7 @@ export class InMemoryEventLog implements EventLog {
   }
 
   close(): Promise<void> {
-    this.listeners.clear();
-    this.subscriptions = 0;
+    this.fanout.clear();
     return Promise.resolve();
   }
 

@@ -7,10 +7,12 @@ import {
   EventLog,
   LiveListener,
   LogEvent,
+  mergeById,
   ReadResult,
   StoreUnavailableError,
   Unsubscribe,
 } from './event-log';
+import { LiveFanout } from './live-fanout';
 
 export interface RedisStreamsEventLogOptions {
   /** redis://[user:pass@]host:port[/db] (REDIS_URL). */
@@ -81,8 +83,7 @@ export class RedisStreamsEventLog implements EventLog {
   private readonly fanOutMaxLen: number;
   private readonly blockMs: number;
   private readonly logger: LogSink;
-  private readonly listeners = new Map<string, Set<LiveListener>>();
-  private subscriptions = 0;
+  private readonly fanout = new LiveFanout();
   /** The newest sequence number the reader has delivered (or started after). */
   private lastSeen: number | undefined;
   private closed = false;
@@ -176,30 +177,12 @@ export class RedisStreamsEventLog implements EventLog {
     const parts = unique.map((topic, i) =>
       (values[2 + i] as StreamEntry[]).map((entry) => toEvent(topic, entry[0], entry[1])),
     );
-    const events =
-      parts.length === 1 ? parts[0]! : parts.flat().sort((a, b) => compareIds(a.id, b.id));
+    const events = mergeById(parts);
     return { events, truncated, unknown: false };
   }
 
   subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe {
-    const unique = [...new Set(topics)];
-    for (const topic of unique) {
-      let set = this.listeners.get(topic);
-      if (!set) this.listeners.set(topic, (set = new Set()));
-      set.add(listener);
-    }
-    this.subscriptions++;
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      this.subscriptions--;
-      for (const topic of unique) {
-        const set = this.listeners.get(topic);
-        set?.delete(listener);
-        if (set?.size === 0) this.listeners.delete(topic);
-      }
-    };
+    return this.fanout.subscribe(topics, listener);
   }
 
   async lastId(): Promise<string | undefined> {
@@ -208,7 +191,7 @@ export class RedisStreamsEventLog implements EventLog {
   }
 
   subscriberCount(): number {
-    return this.subscriptions;
+    return this.fanout.count;
   }
 
   whenLive(): Promise<void> {
@@ -229,8 +212,7 @@ export class RedisStreamsEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.listeners.clear();
-    this.subscriptions = 0;
+    this.fanout.clear();
     // The reader may sit in a blocking XREAD: drop its socket rather than wait for the block to end.
     this.reader.disconnect();
     await this.readerDone;
@@ -279,10 +261,7 @@ export class RedisStreamsEventLog implements EventLog {
     }
     this.lastSeen = seq;
     const topic = field(fields, 'topic');
-    const listeners = this.listeners.get(topic);
-    if (!listeners) return;
-    const event = toEvent(topic, redisId, fields);
-    for (const listener of [...listeners]) listener(event);
+    this.fanout.dispatch(toEvent(topic, redisId, fields));
   }
 
   /** Resolves when the reader connection is ready again (or the log is closed). */
