@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { StreamReader, StreamRequest } from './sse-client';
 
 /** The fields an AI stream's data may carry (start, chunk, done, error, reset). */
 export interface FrameData {
@@ -35,92 +36,13 @@ export function dataFrames(text: string): Frame[] {
 }
 
 /** A streamed request (POST with a JSON body, or GET) read raw, for fetch-style clients. */
-export class HttpStream {
-  text = '';
-  status = 0;
-  headers: http.IncomingHttpHeaders = {};
-  ended = false;
-  readonly request: http.ClientRequest;
-  private waiters: Array<() => void> = [];
-
-  constructor(
-    url: string,
-    options: { method?: 'GET' | 'POST'; body?: unknown; headers?: Record<string, string> } = {},
-  ) {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    this.request = http.request(
-      url,
-      {
-        method: options.method ?? 'GET',
-        agent: false,
-        headers: { ...(body ? { 'Content-Type': 'application/json' } : {}), ...options.headers },
-      },
-      (res) => {
-        this.status = res.statusCode ?? 0;
-        this.headers = res.headers;
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          this.text += chunk;
-          this.notify();
-        });
-        const done = () => {
-          this.ended = true;
-          this.notify();
-        };
-        res.on('end', done);
-        res.on('close', done);
-        this.notify();
-      },
-    );
-    this.request.on('error', () => {
-      this.ended = true;
-      this.notify();
-    });
-    this.request.end(body);
+export class HttpStream extends StreamReader {
+  constructor(url: string, options: StreamRequest = {}) {
+    super(url, options);
   }
 
   frames(): Frame[] {
     return dataFrames(this.text);
-  }
-
-  waitFor(
-    predicate: (stream: HttpStream) => boolean,
-    timeoutMs = 10_000,
-    what = 'condition',
-  ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate(this)) return false;
-        cleanup();
-        resolve();
-        return true;
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text.slice(-2000))}`),
-        );
-      }, timeoutMs);
-      const waiter = () => void check();
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-      };
-      if (!check()) this.waiters.push(waiter);
-    });
-  }
-
-  /** Resolves once the server ended the response. */
-  waitForEnd(timeoutMs = 10_000): Promise<void> {
-    return this.waitFor((s) => s.ended, timeoutMs, 'end of stream');
-  }
-
-  close(): void {
-    this.request.destroy();
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
   }
 }
 

@@ -106,11 +106,18 @@ export function get(url: string, headers: Record<string, string> = {}): Promise<
   });
 }
 
+export interface StreamRequest {
+  method?: 'GET' | 'POST';
+  /** Sent as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
 /**
- * A raw SSE reader over node:http that exposes the socket, for tests that must control reading
- * (pause it to play a slow consumer) or look at the exact bytes.
+ * A streamed response read raw over node:http, exposing the socket, for tests that must control
+ * reading (pause it to play a slow consumer), look at the exact bytes, or POST (fetch-style clients).
  */
-export class RawStream {
+export class StreamReader {
   text = '';
   status = 0;
   headers: http.IncomingHttpHeaders = {};
@@ -119,8 +126,10 @@ export class RawStream {
   response: http.IncomingMessage | undefined;
   private waiters: Array<() => void> = [];
 
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.request = http.get(url, { headers, agent: false }, (res) => {
+  constructor(url: string, options: StreamRequest = {}) {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers = { ...(body ? { 'Content-Type': 'application/json' } : {}), ...options.headers };
+    this.request = http.request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
       this.response = res;
       this.status = res.statusCode ?? 0;
       this.headers = res.headers;
@@ -141,15 +150,10 @@ export class RawStream {
       this.ended = true;
       this.notify();
     });
+    this.request.end(body);
   }
 
-  /** Complete frames received so far (split on the blank line). */
-  frames(): string[] {
-    const complete = this.text.slice(0, this.text.lastIndexOf('\n\n') + 2);
-    return complete.split('\n\n').filter((f) => f.length > 0);
-  }
-
-  waitFor(predicate: (stream: RawStream) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  waitFor(predicate: (stream: this) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (!predicate(this)) return false;
@@ -170,11 +174,29 @@ export class RawStream {
     });
   }
 
+  /** Resolves once the server ended the response. */
+  waitForEnd(timeoutMs = 10_000): Promise<void> {
+    return this.waitFor((s) => s.ended, timeoutMs, 'end of stream');
+  }
+
   close(): void {
     this.request.destroy();
   }
 
   private notify(): void {
     for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** A GET stream read raw; frames() are the complete frames as text. */
+export class RawStream extends StreamReader {
+  constructor(url: string, headers: Record<string, string> = {}) {
+    super(url, { headers });
+  }
+
+  /** Complete frames received so far (split on the blank line). */
+  frames(): string[] {
+    const complete = this.text.slice(0, this.text.lastIndexOf('\n\n') + 2);
+    return complete.split('\n\n').filter((f) => f.length > 0);
   }
 }
