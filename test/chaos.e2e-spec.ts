@@ -1,36 +1,62 @@
-import { compareIds, LogEvent } from '../src/event-log/event-log';
 import { eventually } from '../src/event-log/event-log.contract';
-import { LogSink, RedisStreamsEventLog } from '../src/event-log/redis-streams-event-log';
 import { REDIS_KEY_PREFIX } from '../src/event-log/event-log.module';
+import { LogSink, RedisStreamsEventLog } from '../src/event-log/redis-streams-event-log';
 import { AppProcess, buildAppOnce } from './support/app-process';
+import { RunningNginx, startNginx } from './support/nginx';
+import { postUntilAccepted } from './support/publish';
 import { RedisServer } from './support/redis';
 import { ReceivedEvent, RecordingEventSource } from './support/sse-client';
 
 /**
- * Chaos, bounded in time: 3 app processes on one persistent Redis, 120 clients that reconnect to a
- * live instance (round robin: the stand-in for nginx), events published steadily on several topics
- * by another process's worth of Redis client. Instances are killed with SIGKILL and restarted, Redis
- * is killed and restarted; afterwards every client has every ticker event exactly once, in order.
+ * Chaos through the real nginx, bounded in time: 3 app processes on one persistent Redis behind the
+ * reference nginx config; 120 EventSource clients connect to nginx only, on several topics of
+ * GET /api/events (some multiplexing two) and on /events (the ticker). A publisher posts steadily
+ * through nginx, retrying a 502/503 while a replica or Redis is away. Replicas are killed with
+ * SIGKILL and restarted on their port, Redis is killed and restarted; afterwards every client has
+ * every event of its topics exactly once, in order, and every acknowledged publish is among them.
  */
 const INSTANCES = 3;
-const CLIENTS = 120;
 const quiet: LogSink = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
-interface TickerBody {
-  type?: string;
-  id?: string;
-}
-const body = (event: ReceivedEvent) => (event.json ?? {}) as TickerBody;
-const tickIds = (client: RecordingEventSource) =>
-  client.events
-    .filter((e) => body(e).type === 'message' || body(e).type === 'catch_up_message')
-    .map((e) => body(e).id!);
+type Json = Record<string, unknown>;
+const json = (event: ReceivedEvent) => (event.json ?? {}) as Json;
 
-describe('chaos: instances killed and restarted, Redis restarted, nothing lost', () => {
+interface Subscription {
+  /** Path and query, without the resume point. */
+  path: string;
+  topics: string[];
+  isLogEvent(event: ReceivedEvent): boolean;
+}
+const onTopics = (...topics: string[]): Subscription => ({
+  path: `/api/events?${topics.map((t) => `topic=${t}`).join('&')}`,
+  topics,
+  isLogEvent: (e) => topics.includes(String(json(e).topic)),
+});
+const ticker: Subscription = {
+  path: '/events',
+  topics: ['ticker'],
+  isLogEvent: (e) => json(e).type === 'message' || json(e).type === 'catch_up_message',
+};
+/** 120 clients: three single topics, one pair multiplexed on one connection, and the ticker. */
+const PLAN: Array<[Subscription, number]> = [
+  [onTopics('t1'), 30],
+  [onTopics('t2'), 25],
+  [onTopics('t3'), 25],
+  [onTopics('t1', 't2'), 20],
+  [ticker, 20],
+];
+const PUBLISHED_TOPICS = ['t1', 't2', 't3'];
+
+/** The log ids a client received, in arrival order (a log event's frame carries its id). */
+const receivedIds = (client: RecordingEventSource, subscription: Subscription) =>
+  client.events.filter((e) => subscription.isLogEvent(e)).map((e) => e.lastEventId);
+
+describe('chaos behind nginx: replicas killed and restarted, Redis restarted, nothing lost', () => {
   let redis: RedisServer | undefined;
+  let nginx: RunningNginx | undefined;
   const instances: AppProcess[] = [];
-  const clients: RecordingEventSource[] = [];
-  const logs: RedisStreamsEventLog[] = [];
+  const clients: Array<{ subscription: Subscription; client: RecordingEventSource }> = [];
+  let checker: RedisStreamsEventLog | undefined;
   let entry: string;
 
   beforeAll(async () => {
@@ -39,109 +65,145 @@ describe('chaos: instances killed and restarted, Redis restarted, nothing lost',
   }, 120_000);
 
   afterAll(async () => {
-    clients.splice(0).forEach((c) => c.close());
-    await Promise.all(logs.splice(0).map((l) => l.close()));
+    clients.splice(0).forEach(({ client }) => client.close());
+    await checker?.close();
+    await nginx?.stop();
     await Promise.all(instances.splice(0).map((i) => i.stop('SIGKILL')));
     await redis?.dispose();
   });
 
-  it('every client receives every event exactly once, in order', async () => {
+  it('every client receives every event of its topics exactly once, in order', async () => {
     const env = {
       STORE: 'redis',
       REDIS_URL: redis!.url,
       STORE_RETENTION: '100000',
       MAX_CONNECTIONS_PER_IP: '100000',
       SSE_RETRY_MS: '50',
+      TICKER_INTERVAL_MS: '100',
     };
     for (let i = 0; i < INSTANCES; i++) instances.push(await AppProcess.create(entry, env));
     await Promise.all(instances.map((i) => i.start()));
+    nginx = await startNginx({ upstreams: instances.map((i) => i.port) });
+    const proxy = nginx.url;
 
-    // The load balancer: each (re)connection goes to the next instance believed to be up.
-    let turn = 0;
-    const route = (input: string | URL | Request, init?: RequestInit) => {
-      const up = instances.filter((i) => i.running);
-      const target = new URL(input instanceof Request ? input.url : String(input));
-      target.host = new URL(
-        (up.length > 0 ? up : instances)[turn++ % Math.max(1, up.length)]!.url,
-      ).host;
-      return fetch(target, init);
-    };
-    for (let c = 0; c < CLIENTS; c++)
-      clients.push(new RecordingEventSource(`${instances[0]!.url}/events`, { fetch: route }));
-    await Promise.all(
-      clients.map((c) => c.waitFor((e) => e.some((x) => body(x).type === 'connected'), 20_000)),
-    );
+    // Every client starts from one resume point, so each must end up with every event after it.
+    const from = (
+      (await postUntilAccepted(`${proxy}/api/events/warmup`, { data: {} })).json as {
+        id: string;
+      }
+    ).id;
+    for (const [subscription, count] of PLAN) {
+      for (let n = 0; n < count; n++) {
+        const client = new RecordingEventSource(
+          `${proxy}${subscription.path}${
+            subscription.path.includes('?') ? '&' : '?'
+          }lastEventId=${from}`,
+        );
+        clients.push({ subscription, client });
+      }
+    }
+    await Promise.all(clients.map(({ client }) => client.waitForOpen(1, 20_000)));
 
-    // Another instance's worth of publishing: steady appends on `ticker` and two other topics.
-    const publisher = new RedisStreamsEventLog({
-      url: redis!.url,
-      retention: 100000,
-      prefix: REDIS_KEY_PREFIX,
-      logger: quiet,
-    });
-    logs.push(publisher);
-    const published: LogEvent[] = [];
+    // The publisher: one topic after the other through nginx; a publish refused while a replica
+    // or Redis is away is retried until it is acknowledged, and its id recorded.
+    const acked: Record<string, string[]> = { t1: [], t2: [], t3: [] };
+    let published = 0;
     let publishing = true;
     const publishLoop = (async () => {
-      for (let n = 0; publishing && n < 100_000; n++) {
-        const topic = n % 3 === 0 ? 'ticker' : `noise:${n % 2}`;
-        try {
-          published.push(
-            await publisher.append({ topic, type: 'message', data: { message: `event ${n}` } }),
-          );
-        } catch {
-          // Redis away (the HTTP layer answers 503 here): not acknowledged, so not expected; go on.
-        }
-        await new Promise((resolve) => setTimeout(resolve, 5)); // a steady publishing rate, not a wait for an event
+      for (let n = 0; publishing && n < 5000; n++) {
+        const topic = PUBLISHED_TOPICS[n % PUBLISHED_TOPICS.length]!;
+        const answer = await postUntilAccepted(`${proxy}/api/events/${topic}`, { data: { n } });
+        expect(answer.status).toBe(202);
+        acked[topic]!.push((answer.json as { id: string }).id);
+        published++;
+        await new Promise((resolve) => setTimeout(resolve, 5)); // a steady publishing rate
       }
     })();
     const publishedMore = (count: number) => {
-      const target = published.length + count;
-      return eventually(() => published.length >= target, `${count} more published events`, 20_000);
+      const target = published + count;
+      return eventually(() => published >= target, `${count} more acknowledged publishes`, 20_000);
+    };
+
+    // A replica restarted on its port is back in nginx's rotation once nginx sends it requests
+    // again (after fail_timeout): its access log shows a publish answered by that port.
+    const backInRotation = (victim: AppProcess, logMark: number) =>
+      eventually(
+        () =>
+          nginx!
+            .logs()
+            .slice(logMark)
+            .split('\n')
+            .some(
+              (line) =>
+                / 202 .*upstream=(?:\S+, )*(\S+) ut=/.exec(line)?.[1] ===
+                `127.0.0.1:${victim.port}`,
+            ),
+        `nginx to send requests to the restarted replica on port ${victim.port}`,
+        20_000,
+      );
+    const killAndRestart = async (victim: AppProcess) => {
+      await victim.stop('SIGKILL');
+      await publishedMore(30);
+      const logMark = nginx!.logs().length;
+      await victim.start(); // on the same port: nginx's upstream comes back
+      await backInRotation(victim, logMark);
+      await publishedMore(30);
     };
 
     try {
       await publishedMore(30);
-      for (let round = 0; round < 3; round++) {
-        const victim = instances[round % INSTANCES]!;
-        await victim.stop('SIGKILL');
-        await publishedMore(30);
-        await victim.start();
-        await publishedMore(30);
-      }
+      for (const victim of instances) await killAndRestart(victim);
       await redis!.restart('SIGKILL');
       await publishedMore(60);
-      await instances[1]!.stop('SIGKILL');
-      await publishedMore(30);
-      await instances[1]!.start();
-      await publishedMore(30);
+      await killAndRestart(instances[1]!);
     } finally {
       publishing = false;
       await publishLoop;
     }
 
-    const checker = new RedisStreamsEventLog({
+    checker = new RedisStreamsEventLog({
       url: redis!.url,
       retention: 100000,
       prefix: REDIS_KEY_PREFIX,
       logger: quiet,
     });
-    logs.push(checker);
-    const expected = (await checker.readAfter(['ticker'], undefined)).events.map((e) => e.id);
-    const last = expected[expected.length - 1]!;
-    // Every acknowledged append is in the log (persistent Redis), in id order.
-    const acked = published.filter((e) => e.topic === 'ticker').map((e) => e.id);
-    expect(acked.every((id) => expected.includes(id))).toBe(true);
-    expect([...expected].sort(compareIds)).toEqual(expected);
-    expect(expected.length).toBeGreaterThan(100);
+    // Every acknowledged publish is in the log (persistent Redis survived its SIGKILL).
+    for (const topic of PUBLISHED_TOPICS) {
+      const logged = (await checker.readAfter([topic], from)).events.map((e) => e.id);
+      expect(acked[topic]!.every((id) => logged.includes(id))).toBe(true);
+      expect(logged.length).toBeGreaterThanOrEqual(acked[topic]!.length);
+    }
+    expect(published).toBeGreaterThanOrEqual(300);
 
-    await Promise.all(
-      clients.map((c) =>
-        c.waitFor(() => tickIds(c).includes(last), 20_000, `ticker event ${last}`),
-      ),
+    // nginx never answered a stream request with anything but 200: no client was turned away.
+    const failedStreams = nginx
+      .logs()
+      .split('\n')
+      .filter((line) => /"GET [^"]+" (?!200 )\d{3} /.test(line));
+    expect(failedStreams).toEqual([]);
+
+    for (const [subscription] of PLAN) {
+      const expected = (await checker.readAfter(subscription.topics, from)).events.map((e) => e.id);
+      expect(expected.length).toBeGreaterThan(20);
+      const last = expected[expected.length - 1]!;
+      const mine = clients.filter((c) => c.subscription === subscription).map((c) => c.client);
+      await Promise.all(
+        mine.map((client) =>
+          client.waitFor(
+            () => receivedIds(client, subscription).includes(last),
+            20_000,
+            `${subscription.path}: event ${last}`,
+          ),
+        ),
+      );
+      for (const client of mine) {
+        expect(receivedIds(client, subscription)).toEqual(expected);
+        expect(client.source.readyState).toBe(client.source.OPEN);
+      }
+    }
+    // The clients really moved: most were on a killed replica at least once.
+    expect(clients.filter(({ client }) => client.opens > 1).length).toBeGreaterThan(
+      clients.length / 2,
     );
-    for (const client of clients) expect(tickIds(client)).toEqual(expected);
-    // The clients really moved: most were on a killed instance at least once.
-    expect(clients.filter((c) => c.opens > 1).length).toBeGreaterThan(CLIENTS / 2);
   }, 90_000);
 });

@@ -115,7 +115,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('points nginx at every replica through Docker DNS, with an nginx that supports `resolve` (>= 1.27.3)', () => {
-    expect(nginxDirective('upstream.conf', 'server')).toEqual([`app:${env('PORT')} resolve`]);
+    expect(nginxDirective('upstream.conf', 'server')).toEqual([
+      `app:${env('PORT')} resolve max_fails=1 fail_timeout=2s`,
+    ]);
     expect(nginxDirective('upstream.conf', 'resolver')[0]).toMatch(/^127\.0\.0\.11\b/);
     const tag = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/.exec(service('nginx').image ?? '');
     const version = (tag ?? []).slice(1).map((n) => Number(n ?? 0));

@@ -3,6 +3,7 @@ import { eventually } from '../src/event-log/event-log.contract';
 import { LEADER_ELECTION, LeaderElection } from '../src/event-log/leader-election';
 import { TickerService } from '../src/replay/ticker.service';
 import { RunningApp, startApp } from './support/app';
+import { post } from './support/http';
 import { RedisServer } from './support/redis';
 import { ReceivedEvent, RecordingEventSource } from './support/sse-client';
 
@@ -107,6 +108,69 @@ describe('several instances on one Redis (STORE=redis)', () => {
     await client.waitFor(() => tickIds(client).includes('8'), 10_000, 'tick 8 on b');
     expect(tickIds(client)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
     expect(client.opens).toBe(2);
+  });
+
+  it('topics, notifications and chat cross instances, and a reconnect elsewhere replays what was missed', async () => {
+    const [a, b] = [await startInstance(), await startInstance()];
+    const published = async (url: string, body: unknown, status = 202) => {
+      const answer = await post(url, body);
+      expect(answer.status).toBe(status);
+      return (answer.json as { id: string }).id;
+    };
+    const idsOf = (client: RecordingEventSource, isLogEvent: (e: ReceivedEvent) => boolean) =>
+      client.events.filter(isLogEvent).map((e) => e.lastEventId);
+    // Every reader starts from this resume point, so nothing depends on when its live delivery began.
+    const from = await published(`${a.url}/api/events/warmup`, { data: {} });
+
+    // Topics: published on A, received on B.
+    const isOrder = (e: ReceivedEvent) =>
+      (e.json as { topic?: string } | undefined)?.topic === 'orders';
+    const orders = connect(`${b.url}/api/events?topic=orders&lastEventId=${from}`);
+    const o1 = await published(`${a.url}/api/events/orders`, { data: { n: 1 } });
+    const o2 = await published(`${b.url}/api/events/orders`, { data: { n: 2 } });
+    await orders.waitFor(() => idsOf(orders, isOrder).includes(o2), 10_000, 'orders on b');
+    expect(idsOf(orders, isOrder)).toEqual([o1, o2]);
+
+    // Notifications: the user reads on A; sent on B. Offline, two more are sent (on A and B);
+    // the reconnect goes to B with Last-Event-ID and gets exactly those two.
+    const isNotification = (e: ReceivedEvent) => e.type === 'notification';
+    const notify = (url: string, title: string) =>
+      published(`${url}/api/notifications`, { userId: 'u1', title, body: 'cross' });
+    const online = connect(`${a.url}/api/notifications/stream?userId=u1&lastEventId=${from}`, {
+      types: ['notification'],
+    });
+    const n1 = await notify(b.url, 'n1');
+    await online.waitFor(() => idsOf(online, isNotification).includes(n1), 10_000, 'n1 on a');
+    expect(idsOf(online, isNotification)).toEqual([n1]);
+    online.close();
+    const n2 = await notify(a.url, 'n2');
+    const n3 = await notify(b.url, 'n3');
+    const back = connect(`${b.url}/api/notifications/stream?userId=u1`, {
+      types: ['notification'],
+      headers: { 'Last-Event-ID': n1 },
+    });
+    await back.waitFor(() => idsOf(back, isNotification).includes(n3), 10_000, 'n2, n3 on b');
+    expect(idsOf(back, isNotification)).toEqual([n2, n3]);
+    expect(
+      back.events.filter(isNotification).map((e) => (e.json as { title: string }).title),
+    ).toEqual(['n2', 'n3']);
+
+    // Chat: posted on A, read on B; a reader that reconnects to A replays what it missed.
+    const isChat = (e: ReceivedEvent) =>
+      (e.json as { type?: string } | undefined)?.type === 'message';
+    const say = (url: string, text: string) =>
+      published(`${url}/api/chat/lobby/message`, { user: 'ann', text }, 201);
+    const reader = connect(`${b.url}/api/chat/lobby?lastEventId=${from}`);
+    const m1 = await say(a.url, 'm1');
+    const m2 = await say(a.url, 'm2');
+    await reader.waitFor(() => idsOf(reader, isChat).includes(m2), 10_000, 'm1, m2 on b');
+    expect(idsOf(reader, isChat)).toEqual([m1, m2]);
+    reader.close();
+    const m3 = await say(b.url, 'm3');
+    const again = connect(`${a.url}/api/chat/lobby`, { headers: { 'Last-Event-ID': m2 } });
+    await again.waitFor(() => idsOf(again, isChat).includes(m3), 10_000, 'm3 replayed on a');
+    expect(idsOf(again, isChat)).toEqual([m3]);
+    expect((again.events.find(isChat)!.json as { text: string }).text).toBe('m3');
   });
 
   it('runs the ticker on one instance at a time, and another takes over when the leader stops', async () => {

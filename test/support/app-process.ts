@@ -17,6 +17,11 @@ export async function buildAppOnce(): Promise<string> {
   return path.join(OUT_DIR, 'main.js');
 }
 
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** One app instance as a real process on a fixed loopback port, so it can be killed and restarted there. */
 export class AppProcess {
   readonly url: string;
@@ -60,13 +65,23 @@ export class AppProcess {
     await Promise.race([waitForPort(this.port, 20_000), exited]);
   }
 
-  /** Stops the process (SIGKILL = a crash) and waits until it is gone. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /**
+   * Stops the process (SIGKILL = a crash) and waits until it is gone; resolves with how it exited
+   * (undefined when it was not running).
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<ProcessExit | undefined> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (!child || child.exitCode !== null || child.signalCode !== null) return undefined;
+    const exited = new Promise<ProcessExit>((resolve) =>
+      child.once('exit', (code, exitSignal) => resolve({ code, signal: exitSignal })),
+    );
     child.kill(signal);
-    await exited;
+    return exited;
+  }
+
+  /** The last few KiB the process wrote (stdout and stderr), for failure messages. */
+  get recentOutput(): string {
+    return this.output;
   }
 }

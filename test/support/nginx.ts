@@ -20,7 +20,7 @@ import path from 'node:path';
  * Runs the real Debian nginx with the project's real nginx/ configuration, pointed at upstream
  * servers on loopback ports. Every file of nginx/ is copied unchanged into a temporary prefix; only
  * the per-environment includes are written for the test:
- *   upstream.conf            `server 127.0.0.1:<port>;` per upstream
+ *   upstream.conf            `server 127.0.0.1:<port> <the reference server line's parameters>;`
  *   listen.conf              `listen 127.0.0.1:<free port>;`
  *   timeouts.conf            only when `readTimeout` is given
  *   conf.d/test-paths.conf   temp directories inside the prefix (the build defaults are system paths)
@@ -170,7 +170,11 @@ function preparePrefix(options: NginxOptions, port: number): string {
   cpSync(NGINX_CONFIG_DIR, prefix, { recursive: true });
 
   const write = (file: string, text: string) => writeFileSync(path.join(prefix, file), text);
-  write('upstream.conf', options.upstreams.map((p) => `server 127.0.0.1:${p};\n`).join(''));
+  const parameters = upstreamServerParameters();
+  write(
+    'upstream.conf',
+    options.upstreams.map((p) => `server 127.0.0.1:${p}${parameters};\n`).join(''),
+  );
   write('listen.conf', `listen 127.0.0.1:${port};\n`);
   if (options.readTimeout !== undefined) {
     write('timeouts.conf', `proxy_read_timeout ${options.readTimeout};\n`);
@@ -191,6 +195,19 @@ function preparePrefix(options: NginxOptions, port: number): string {
     writeFileSync(file, after);
   }
   return prefix;
+}
+
+/**
+ * The failure parameters of the reference upstream.conf's `server` line (max_fails, fail_timeout,
+ * ...), so the loopback replicas are failed over exactly as the deployed ones. `resolve` is left
+ * out: the test upstreams are IP addresses, and Debian's nginx predates it.
+ */
+function upstreamServerParameters(): string {
+  const conf = readFileSync(path.join(NGINX_CONFIG_DIR, 'upstream.conf'), 'utf8');
+  const server = /^\s*server\s+\S+([^;]*);/m.exec(conf);
+  if (!server) throw new Error('nginx/upstream.conf has no `server` line');
+  const kept = server[1]!.split(/\s+/).filter((p) => p !== '' && p !== 'resolve');
+  return kept.map((p) => ` ${p}`).join('');
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
