@@ -203,7 +203,8 @@ describe('failover on SIGTERM behind nginx', () => {
     for (const kind of KINDS) {
       const logged = (await checker.readAfter(kind.topics, from)).events.map((e: LogEvent) => e.id);
       expect(acked[kind.name]!.every((id) => logged.includes(id))).toBe(true);
-      expect(logged.length).toBeGreaterThanOrEqual(20);
+      // Published kinds got 20+ rounds; the ticker's count depends on time and leader handover.
+      expect(logged.length).toBeGreaterThanOrEqual(kind.name === 'ticker' ? 1 : 20);
       const last = logged[logged.length - 1]!;
       const mine = clients.filter((c) => c.kind === kind).map((c) => c.client);
       await Promise.all(
@@ -216,7 +217,9 @@ describe('failover on SIGTERM behind nginx', () => {
         ),
       );
       for (const client of mine) {
-        expect(receivedIds(client, kind)).toEqual(logged);
+        // The ticker goes on ticking: compare up to the snapshot's last event.
+        const received = receivedIds(client, kind);
+        expect(received.slice(0, received.indexOf(last) + 1)).toEqual(logged);
         expect(client.source.readyState).toBe(client.source.OPEN);
       }
       // One of the pair was on the SIGTERMed instance and reconnected (through nginx, to the other).
