@@ -1,0 +1,295 @@
+// `npm run bench`: starts each contender on loopback (pinned to CPU 0), drives it with the load
+// client (pinned to CPU 1), prints markdown tables of figures and ratios against raw node:http,
+// and writes bench/results/<timestamp>.json and bench/results/latest.md.
+//
+// BENCH_QUICK=1 runs a small smoke version. See bench/README.md for every knob.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killAll } from './lib/children.mjs';
+import {
+  ALL_CONTENDERS,
+  CLIENT_CPU,
+  CONTENDERS,
+  buildRivulet,
+  probeRivulet,
+  rivuletDir,
+  startServer,
+  stopServer,
+} from './lib/contenders.mjs';
+import { CLK_TCK, backgroundWindow, fdLimit } from './lib/proc.mjs';
+import { figureTables, targetTable, targets } from './lib/report.mjs';
+import { churn } from './scenarios/churn.mjs';
+import { fanout } from './scenarios/fanout.mjs';
+import { idle } from './scenarios/idle.mjs';
+import { latency } from './scenarios/latency.mjs';
+import { replay } from './scenarios/replay.mjs';
+import { typewriter } from './scenarios/typewriter.mjs';
+
+const SCENARIOS = { idle, fanout, latency, churn, replay, typewriter };
+
+const TYPEWRITER_TEXT =
+  'Server-Sent Events keep one response open and write frames as things happen; a proxy must not hold them back.';
+
+function list(name, fallback) {
+  const v = process.env[name];
+  return v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : fallback;
+}
+function numbers(name, fallback) {
+  return list(name, null)?.map(Number) ?? fallback;
+}
+function number(name, fallback) {
+  return process.env[name] ? Number(process.env[name]) : fallback;
+}
+
+function loadConfig() {
+  const quick = process.env.BENCH_QUICK === '1';
+  const cfg = {
+    quick,
+    contenders: list('BENCH_CONTENDERS', ALL_CONTENDERS),
+    scenarios: list('BENCH_SCENARIOS', Object.keys(SCENARIOS)),
+    settleMs: 500,
+    idleSteps: numbers('BENCH_IDLE_STEPS', quick ? [200, 1000] : [1000, 10000]),
+    idleMax: number('BENCH_IDLE_MAX', quick ? 2000 : 19000),
+    fanoutSteps: numbers('BENCH_FANOUT_STEPS', quick ? [200, 1000] : [1000, 5000, 10000]),
+    fanoutDeliveries: number('BENCH_FANOUT_DELIVERIES', quick ? 50_000 : 400_000),
+    fanoutStepMaxMs: number('BENCH_FANOUT_STEP_MAX_MS', quick ? 10_000 : 20_000),
+    warmupEvents: 10,
+    latencySteps: numbers('BENCH_LATENCY_STEPS', quick ? [200, 1000] : [1000, 10000]),
+    latencyRate: number('BENCH_LATENCY_RATE', 10),
+    latencySeconds: number('BENCH_LATENCY_SECONDS', quick ? 2 : 6),
+    latencySampled: 100,
+    churnCycles: number('BENCH_CHURN_CYCLES', quick ? 5_000 : 100_000),
+    churnMaxMs: number('BENCH_CHURN_MAX_MS', quick ? 5_000 : 20_000),
+    churnConcurrency: 64,
+    replayEvents: 1000,
+    replayRuns: quick ? 3 : 5,
+    typewriterText: quick ? TYPEWRITER_TEXT.slice(0, 30) : TYPEWRITER_TEXT,
+    typewriterIntervalMs: 20,
+    typewriterRuns: quick ? 1 : 3,
+    deadlineMs: number('BENCH_DEADLINE_S', quick ? 240 : 540) * 1000,
+  };
+  const unknown = [
+    ...cfg.contenders.filter((c) => !CONTENDERS[c]),
+    ...cfg.scenarios.filter((s) => !SCENARIOS[s]),
+  ];
+  if (unknown.length > 0) throw new Error(`unknown contender or scenario: ${unknown.join(', ')}`);
+  if (!cfg.contenders.includes('raw'))
+    console.error('bench: raw is not selected, so there are no ratios');
+  if (Math.max(cfg.idleMax, ...cfg.idleSteps) > 19_500)
+    throw new Error('idle sizes above 19,500 hit the 20k fd limit');
+  return cfg;
+}
+
+const log = (...args) => console.error(...args);
+
+/** Builds, starts and probes Rivulet once, to know which scenarios it can run. */
+async function prepareRivulet() {
+  const contender = CONTENDERS.rivulet;
+  let built;
+  try {
+    built = await buildRivulet();
+  } catch (err) {
+    return { ok: false, reason: err.message.split('\n')[0].slice(0, 200), detail: err.message };
+  }
+  let server;
+  try {
+    server = await startServer(contender);
+    const caps = await probeRivulet(server);
+    return { ok: true, built, caps, dropped: contender.droppedVariables };
+  } catch (err) {
+    return {
+      ok: false,
+      reason: `start-up failed: ${err.message.split('\n')[0].slice(0, 200)}`,
+      detail: err.message,
+    };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+const NEEDS = {
+  idle: 'subscribe',
+  fanout: 'publish',
+  latency: 'publish',
+  churn: 'subscribe',
+  replay: 'replay',
+  typewriter: 'typewriter',
+};
+
+/** Why `contender` cannot run `scenario`, or undefined when it can. */
+function notApplicable(scenario, name, availability) {
+  if (name !== 'rivulet') {
+    if (scenario === 'replay') return 'no replay support in this contender';
+    if (scenario === 'typewriter') return 'Rivulet-only scenario';
+    return undefined;
+  }
+  const a = availability.rivulet;
+  if (!a.ok) return `rivulet not available: ${a.reason}`;
+  const cap = a.caps[NEEDS[scenario]];
+  return cap.ok ? undefined : `rivulet not available: ${cap.reason}`;
+}
+
+function summary(figures) {
+  return Object.entries(figures)
+    .map(([k, v]) => `${k}=${Number.isFinite(v) ? +v.toPrecision(4) : 'n/a'}`)
+    .join(' ');
+}
+
+/** Every measurement window's background figures, wherever they sit in the results. */
+function windows(value, out = []) {
+  if (value && typeof value === 'object') {
+    if (typeof value.foreignCores === 'number') out.push(value);
+    else for (const v of Object.values(value)) windows(v, out);
+  }
+  return out;
+}
+
+function backgroundLine(run, results) {
+  const worst = Math.max(0, ...windows(results).map((w) => w.foreignCores));
+  const text =
+    `Other processes on the machine used ${run.foreignCores.toFixed(2)} cores on average during the run ` +
+    `(${worst.toFixed(2)} at most in one measurement window).`;
+  if (run.foreignCores > 0.1 || worst > 0.25) {
+    return `**Warning: the machine was not quiet.** ${text} Figures from such a run are skewed; rerun on an idle machine.`;
+  }
+  return `${text} The machine was quiet.`;
+}
+
+async function main() {
+  const started = Date.now();
+  const runBackground = backgroundWindow([]);
+  const cfg = loadConfig();
+  try {
+    // The harness itself stays off the server's core.
+    execFileSync('taskset', ['-a', '-p', '-c', String(CLIENT_CPU), String(process.pid)], {
+      stdio: 'ignore',
+    });
+  } catch {
+    log('bench: could not pin the harness to CPU 1');
+  }
+  const meta = {
+    startedAt: new Date(started).toISOString(),
+    mode: cfg.quick ? 'quick' : 'full',
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    clkTck: CLK_TCK,
+    fdLimit: fdLimit(process.pid),
+    rivuletDir: rivuletDir(),
+  };
+  log(
+    `bench: ${meta.mode} run, node ${meta.node}, ${meta.cpus} cpus, server on CPU 0, clients on CPU ${CLIENT_CPU}`,
+  );
+
+  const availability = {};
+  for (const name of cfg.contenders) {
+    if (name !== 'rivulet') {
+      availability[name] = { ok: true };
+      continue;
+    }
+    log('bench: preparing rivulet (build if stale, start, probe endpoints)');
+    availability.rivulet = await prepareRivulet();
+    const a = availability.rivulet;
+    if (!a.ok) console.log(`rivulet: not available (${a.reason})`);
+    else {
+      const missing = Object.entries(a.caps).filter(([, c]) => !c.ok);
+      log(
+        `rivulet: ${a.built}; ${missing.length === 0 ? 'every probe passed' : 'partly available'}`,
+      );
+      for (const [cap, c] of missing) console.log(`rivulet: ${cap} not available (${c.reason})`);
+    }
+  }
+
+  const results = {};
+  for (const scenario of cfg.scenarios) {
+    results[scenario] = {};
+    for (const name of cfg.contenders) {
+      const na = notApplicable(scenario, name, availability);
+      if (na) {
+        results[scenario][name] = { na };
+        continue;
+      }
+      const elapsed = Date.now() - started;
+      if (elapsed > cfg.deadlineMs) {
+        results[scenario][name] = {
+          na: `skipped: time budget of ${cfg.deadlineMs / 1000} s used up`,
+        };
+        log(`bench: ${scenario}/${name} skipped (time budget)`);
+        continue;
+      }
+      const t0 = Date.now();
+      log(`bench: ${scenario} / ${name} ...`);
+      try {
+        results[scenario][name] = await SCENARIOS[scenario](CONTENDERS[name], cfg);
+        const secs = ((Date.now() - t0) / 1000).toFixed(1);
+        log(
+          `bench: ${scenario} / ${name} done in ${secs} s: ${summary(results[scenario][name].figures)}`,
+        );
+      } catch (err) {
+        results[scenario][name] = { error: err.message.split('\n')[0].slice(0, 300) };
+        log(`bench: ${scenario} / ${name} failed: ${err.stack ?? err}`);
+      }
+    }
+  }
+
+  const targetRows = targets(results, cfg.contenders, cfg);
+  const totalS = (Date.now() - started) / 1000;
+  const background = runBackground();
+  const contenderLines = cfg.contenders.map((name) => {
+    const a = availability[name];
+    const state = a.ok ? '' : ` — not available (${a.reason})`;
+    return `- **${name}**: ${CONTENDERS[name].why}${state}`;
+  });
+  const md = [
+    `## Rivulet benchmark, ${meta.startedAt} (${meta.mode} run, ${totalS.toFixed(0)} s)`,
+    '',
+    `Node ${meta.node}, ${meta.cpus} × ${meta.cpuModel}. Each server pinned to CPU 0, load clients and nginx to CPU ${CLIENT_CPU}; ` +
+      'a fresh server process per scenario; ratios are against raw node:http in this run.',
+    '',
+    backgroundLine(background, results),
+    '',
+    ...contenderLines,
+    '',
+    figureTables(results, cfg.contenders, cfg),
+    '### Targets',
+    '',
+    targetTable(targetRows, cfg.contenders),
+  ].join('\n');
+  console.log(md);
+
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const stamp = meta.startedAt.replace(/[:.]/g, '-');
+  const json = {
+    meta: { ...meta, durationS: totalS, background },
+    config: cfg,
+    availability,
+    results,
+    targets: targetRows,
+  };
+  writeFileSync(join(dir, `${stamp}.json`), JSON.stringify(json, null, 2));
+  writeFileSync(join(dir, 'latest.md'), md);
+  log(
+    `bench: wrote bench/results/${stamp}.json and bench/results/latest.md (${totalS.toFixed(0)} s total)`,
+  );
+}
+
+main()
+  .then(() => {
+    killAll();
+    process.exit(0);
+  })
+  .catch((err) => {
+    console.error(`bench: ${err.stack ?? err}`);
+    killAll();
+    process.exit(1);
+  });

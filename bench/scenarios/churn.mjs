@@ -1,0 +1,38 @@
+// Churn: many connect/disconnect cycles, then RSS, heap and open descriptors against the
+// values before. A leak shows as handles or heap that do not come back.
+
+import { sleep } from '../lib/children.mjs';
+import { readMemory } from '../lib/contenders.mjs';
+import { backgroundWindow, openFds } from '../lib/proc.mjs';
+import { withClients, withServer } from './helpers.mjs';
+
+export async function churn(contender, cfg) {
+  return withServer(contender, {}, (server) =>
+    withClients(1, async ([client]) => {
+      const args = {
+        port: server.port,
+        path: contender.subscribePath,
+        concurrency: cfg.churnConcurrency,
+      };
+      await client.call('churn', { ...args, cycles: 500, maxMs: 5000 }, 20_000);
+      await sleep(cfg.settleMs);
+      const before = { ...(await readMemory(server)), fds: openFds(server.pid) };
+      const background = backgroundWindow([server.pid, client.pid]);
+      const r = await client.call(
+        'churn',
+        { ...args, cycles: cfg.churnCycles, maxMs: cfg.churnMaxMs },
+        cfg.churnMaxMs + 30_000,
+      );
+      await sleep(Math.max(cfg.settleMs, 1000));
+      const after = { ...(await readMemory(server)), fds: openFds(server.pid) };
+      const figures = {
+        'churn.cycles': r.done,
+        'churn.rate': r.done / (r.ms / 1000),
+        'churn.rss': after.rss - before.rss,
+        'churn.heap': after.heapUsed - before.heapUsed,
+        'churn.fds': after.fds - before.fds,
+      };
+      return { figures, detail: { ...r, before, after, background: background() } };
+    }),
+  );
+}

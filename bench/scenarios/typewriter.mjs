@@ -1,0 +1,66 @@
+// Typewriter through nginx: time to first byte and the regularity of the gaps between chunks,
+// direct and through an nginx proxy. A buffering proxy shows as bursts: near-zero gaps between
+// long ones.
+
+import { ensureNginx, startNginx } from '../lib/nginx.mjs';
+import { gaps, median, percentile, stddev } from '../lib/stats.mjs';
+import { withClients, withServer } from './helpers.mjs';
+
+function summarise(runs, expectedChunks) {
+  const bad = runs.find((r) => r.error || !r.ended || r.chunkMs.length !== expectedChunks);
+  if (bad)
+    throw new Error(
+      `typewriter stream incomplete: ${bad.error ?? `${bad.chunkMs.length}/${expectedChunks} chunks`}`,
+    );
+  const all = runs.flatMap((r) => gaps(r.chunkMs));
+  return {
+    ttfb: median(runs.map((r) => r.ttfbMs)),
+    firstEvent: median(runs.map((r) => r.firstEventMs)),
+    gapStd: stddev(all),
+    gapSpread: percentile(all, 99) - percentile(all, 50),
+    gapP50: percentile(all, 50),
+    gapMin: percentile(all, 0),
+    gapMax: percentile(all, 100),
+  };
+}
+
+export async function typewriter(contender, cfg) {
+  const env = { TYPEWRITER_INTERVAL_MS: String(cfg.typewriterIntervalMs) };
+  return withServer(contender, env, (server) =>
+    withClients(1, async ([client]) => {
+      const path = `${contender.typewriterPath}?text=${encodeURIComponent(cfg.typewriterText)}`;
+      const read = (port) => client.call('typewriter', { port, path }, 120_000);
+      const expected = cfg.typewriterText.length;
+      await read(server.port); // warm-up
+      const directRuns = [];
+      for (let i = 0; i < cfg.typewriterRuns; i++) directRuns.push(await read(server.port));
+      const direct = summarise(directRuns, expected);
+      const figures = {
+        'tw.ttfb.direct': direct.ttfb,
+        'tw.std.direct': direct.gapStd,
+        'tw.spread.direct': direct.gapSpread,
+      };
+      const detail = { intervalMs: cfg.typewriterIntervalMs, chunks: expected, direct };
+      let proxy;
+      try {
+        proxy = await startNginx(await ensureNginx(), server.port);
+      } catch (err) {
+        detail.nginx = `n/a: ${err.message}`;
+        return { figures, detail };
+      }
+      try {
+        await read(proxy.port); // warm-up, opens the upstream keep-alive connection
+        const proxiedRuns = [];
+        for (let i = 0; i < cfg.typewriterRuns; i++) proxiedRuns.push(await read(proxy.port));
+        const nginx = summarise(proxiedRuns, expected);
+        detail.nginx = nginx;
+        figures['tw.ttfb.nginx'] = nginx.ttfb;
+        figures['tw.std.nginx'] = nginx.gapStd;
+        figures['tw.spread.nginx'] = nginx.gapSpread;
+      } finally {
+        await proxy.stop();
+      }
+      return { figures, detail };
+    }),
+  );
+}
