@@ -19,6 +19,22 @@ const CONNECT_TIMEOUT_MS = 20_000;
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
+// Every subscription reads into this one buffer (net's `onread`), skipping the stream machinery:
+// reads are handled synchronously, so sharing it is safe and keeps the client's cost per read low.
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+function connectRaw(port, onData) {
+  return net.connect({
+    host: HOST,
+    port,
+    noDelay: true,
+    onread: { buffer: READ_BUFFER, callback: (n, buf) => onData(buf.subarray(0, n)) },
+  });
+}
+
+/** A promise that settles with `value` after `ms`, for bounding waits. */
+const after = (ms, value) => new Promise((r) => setTimeout(r, Math.max(0, ms), value));
+
 /** Counters shared by every subscription of this process. */
 const totals = {
   events: 0,
@@ -68,10 +84,9 @@ class Subscription extends HttpStream {
     this.lastNL = false;
     this.onSettled = onSettled;
     this.timer = setTimeout(() => this.fail('timeout'), CONNECT_TIMEOUT_MS);
-    const sock = net.connect({ host: HOST, port, noDelay: true });
+    const sock = connectRaw(port, (buf) => this.onData(buf));
     this.sock = sock;
     sock.on('connect', () => sock.write(requestHead(HOST, port, path, headers)));
-    sock.on('data', (buf) => this.onData(buf));
     sock.on('error', (err) => this.fail(err.code || err.message));
     sock.on('close', () => this.onClose());
   }
@@ -172,27 +187,36 @@ class Subscription extends HttpStream {
 
 let subscriptions = [];
 
-function subscribe({ port, path, headers = {}, count, concurrency = 200 }) {
+/** Opens `count` subscriptions, `concurrency` connecting at a time; none started after `maxMs`. */
+function subscribe({ port, path, headers = {}, count, concurrency = 200, maxMs = 120_000 }) {
   const started = Date.now();
+  const deadline = started + maxMs;
   const errors = {};
   let launched = 0;
   let settled = 0;
   let opened = 0;
   return new Promise((resolve) => {
-    if (count <= 0) resolve({ opened: 0, failed: 0, errors, ms: 0 });
+    const done = () =>
+      resolve({
+        opened,
+        failed: settled - opened,
+        notStarted: count - launched,
+        errors,
+        ms: Date.now() - started,
+      });
     const onSettled = (ok, reason) => {
       settled++;
       if (ok) opened++;
       else errors[reason] = (errors[reason] || 0) + 1;
-      if (settled === count) {
-        resolve({ opened, failed: count - opened, errors, ms: Date.now() - started });
-      } else launch();
+      launch();
     };
     const launch = () => {
-      while (launched < count && launched - settled < concurrency) {
+      const open = Date.now() < deadline;
+      while (open && launched < count && launched - settled < concurrency) {
         launched++;
         subscriptions.push(new Subscription(port, path, headers, onSettled));
       }
+      if (settled === launched && (launched === count || !open)) done();
     };
     launch();
   });
@@ -303,7 +327,14 @@ async function publishBurst({
         break;
       }
     }
-    while (pending.size >= inflight) await Promise.race(pending);
+    while (pending.size >= inflight) {
+      if ((await Promise.race([...pending, after(deadline - Date.now(), 'late')])) === 'late')
+        break;
+    }
+    if (pending.size >= inflight || Date.now() >= deadline) {
+      timedOut = true;
+      break;
+    }
     const p = post(port, path, eventBody(i)).then((r) => {
       statuses[r.status] = (statuses[r.status] || 0) + 1;
       if (ids) ids[i] = idOf(r.text);
@@ -312,7 +343,7 @@ async function publishBurst({
     pending.add(p);
     sent++;
   }
-  await Promise.all(pending);
+  await Promise.race([Promise.all(pending), after(deadline - Date.now())]);
   if (!timedOut && subscribers > 0) {
     timedOut = !(await waitEvents(base + sent * subscribers, deadline - Date.now()));
   }
@@ -347,9 +378,21 @@ async function publishRate({ port, path, rate, count, subscribers, drainMs = 5_0
       }),
     );
   }
-  await Promise.all(pending);
-  const complete = await waitEvents(base + count * subscribers, drainMs);
-  return { sent: count, statuses, delivered: totals.events - base, complete };
+  const lastSent = performance.now();
+  await Promise.race([Promise.all(pending), after(drainMs)]);
+  const complete = await waitEvents(
+    base + count * subscribers,
+    drainMs - (performance.now() - lastSent),
+  );
+  const drainedMs = performance.now() - lastSent;
+  return {
+    sent: count,
+    statuses,
+    delivered: totals.events - base,
+    expected: count * subscribers,
+    complete,
+    drainedMs,
+  };
 }
 
 function latencySamples() {
@@ -362,7 +405,9 @@ function latencySamples() {
 
 function churnCycle(port, head, done) {
   const stream = new HttpStream();
-  const sock = net.connect({ host: HOST, port, noDelay: true });
+  const sock = connectRaw(port, (buf) => {
+    if (stream.feed(buf)) finish(stream.status === 200, `http_${stream.status}`);
+  });
   let finished = false;
   const finish = (ok, reason) => {
     if (finished) return;
@@ -373,9 +418,6 @@ function churnCycle(port, head, done) {
   };
   const timer = setTimeout(() => finish(false, 'timeout'), 10_000);
   sock.on('connect', () => sock.write(head));
-  sock.on('data', (buf) => {
-    if (stream.feed(buf)) finish(stream.status === 200, `http_${stream.status}`);
-  });
   sock.on('error', (err) => finish(false, err.code || err.message));
   sock.on('close', () => finish(false, 'closed'));
 }

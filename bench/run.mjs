@@ -21,15 +21,24 @@ import {
   stopServer,
 } from './lib/contenders.mjs';
 import { CLK_TCK, backgroundWindow, fdLimit } from './lib/proc.mjs';
+import { ensureNginx } from './lib/nginx.mjs';
 import { figureTables, targetTable, targets } from './lib/report.mjs';
 import { churn } from './scenarios/churn.mjs';
+import { Budget } from './scenarios/helpers.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { idle } from './scenarios/idle.mjs';
-import { latency } from './scenarios/latency.mjs';
+import { latency, planLatency } from './scenarios/latency.mjs';
 import { replay } from './scenarios/replay.mjs';
 import { typewriter } from './scenarios/typewriter.mjs';
 
 const SCENARIOS = { idle, fanout, latency, churn, replay, typewriter };
+
+// Longest each scenario may take per contender (seconds). When the run is behind its deadline,
+// every remaining scenario gets the same fraction of its cap, so none is dropped outright.
+const CAPS_S = {
+  full: { idle: 50, fanout: 50, latency: 40, churn: 30, replay: 20, typewriter: 40 },
+  quick: { idle: 15, fanout: 15, latency: 12, churn: 10, replay: 10, typewriter: 15 },
+};
 
 const TYPEWRITER_TEXT =
   'Server-Sent Events keep one response open and write frames as things happen; a proxy must not hold them back.';
@@ -60,7 +69,7 @@ function loadConfig() {
     idleSteps: numbers('BENCH_IDLE_STEPS', quick ? [200, 1000] : [1000, 10000]),
     idleMax: number('BENCH_IDLE_MAX', quick ? 2000 : 19000),
     fanoutSteps: numbers('BENCH_FANOUT_STEPS', quick ? [200, 1000] : [1000, 5000, 10000]),
-    fanoutDeliveries: number('BENCH_FANOUT_DELIVERIES', quick ? 50_000 : 400_000),
+    fanoutDeliveries: number('BENCH_FANOUT_DELIVERIES', quick ? 50_000 : 250_000),
     fanoutStepMaxMs: number('BENCH_FANOUT_STEP_MAX_MS', quick ? 10_000 : 20_000),
     warmupEvents: 10,
     latencySteps: numbers('BENCH_LATENCY_STEPS', quick ? [200, 1000] : [1000, 10000]),
@@ -75,7 +84,8 @@ function loadConfig() {
     typewriterText: quick ? TYPEWRITER_TEXT.slice(0, 30) : TYPEWRITER_TEXT,
     typewriterIntervalMs: 20,
     typewriterRuns: quick ? 1 : 3,
-    deadlineMs: number('BENCH_DEADLINE_S', quick ? 240 : 540) * 1000,
+    deadlineMs: number('BENCH_DEADLINE_S', quick ? 150 : 460) * 1000,
+    capsS: CAPS_S[quick ? 'quick' : 'full'],
   };
   const unknown = [
     ...cfg.contenders.filter((c) => !CONTENDERS[c]),
@@ -208,28 +218,47 @@ async function main() {
       for (const [cap, c] of missing) console.log(`rivulet: ${cap} not available (${c.reason})`);
     }
   }
+  if (cfg.scenarios.includes('typewriter') && availability.rivulet?.caps?.typewriter.ok) {
+    // Before the clock of any scenario starts: this may run apt-get.
+    await ensureNginx().catch((err) => log(`bench: nginx n/a: ${err.message}`));
+  }
+
+  const tasks = cfg.scenarios.flatMap((scenario) =>
+    cfg.contenders
+      .filter((name) => !notApplicable(scenario, name, availability))
+      .map((name) => ({ scenario, name })),
+  );
+  const deadline = started + cfg.deadlineMs;
+  let pendingCapS = tasks.reduce((a, t) => a + cfg.capsS[t.scenario], 0);
 
   const results = {};
   for (const scenario of cfg.scenarios) {
     results[scenario] = {};
+    if (scenario === 'latency') {
+      cfg.latencyPlan = planLatency(cfg, results.fanout?.raw);
+      for (const [n, p] of Object.entries(cfg.latencyPlan))
+        if (p.reason) log(`bench: latency @${n}: ${p.reason}`);
+    }
     for (const name of cfg.contenders) {
       const na = notApplicable(scenario, name, availability);
       if (na) {
         results[scenario][name] = { na };
         continue;
       }
-      const elapsed = Date.now() - started;
-      if (elapsed > cfg.deadlineMs) {
-        results[scenario][name] = {
-          na: `skipped: time budget of ${cfg.deadlineMs / 1000} s used up`,
-        };
-        log(`bench: ${scenario}/${name} skipped (time budget)`);
+      const capS = cfg.capsS[scenario];
+      const fairS = ((deadline - Date.now()) / 1000) * (capS / pendingCapS);
+      pendingCapS -= capS;
+      const budgetS = Math.min(capS, fairS);
+      if (budgetS < capS / 5) {
+        results[scenario][name] = { na: `skipped: run deadline of ${cfg.deadlineMs / 1000} s` };
+        log(`bench: ${scenario} / ${name} skipped (run deadline)`);
         continue;
       }
       const t0 = Date.now();
-      log(`bench: ${scenario} / ${name} ...`);
+      log(`bench: ${scenario} / ${name} (up to ${budgetS.toFixed(0)} s) ...`);
       try {
-        results[scenario][name] = await SCENARIOS[scenario](CONTENDERS[name], cfg);
+        const budget = new Budget(budgetS * 1000);
+        results[scenario][name] = await SCENARIOS[scenario](CONTENDERS[name], cfg, budget);
         const secs = ((Date.now() - t0) / 1000).toFixed(1);
         log(
           `bench: ${scenario} / ${name} done in ${secs} s: ${summary(results[scenario][name].figures)}`,

@@ -48,7 +48,7 @@ export class HttpStream {
     if (this.headerBuf) buf = Buffer.concat([this.headerBuf, buf]);
     const end = buf.indexOf(HEADER_END);
     if (end === -1) {
-      this.headerBuf = buf;
+      this.headerBuf = Buffer.from(buf); // the caller may reuse its read buffer
       return false;
     }
     this.headerBuf = null;

@@ -40,8 +40,15 @@ function run(cmd, args, timeoutMs) {
   });
 }
 
+let ensured;
+
 /** Returns the nginx binary, installing it when missing and root; throws with the reason. */
-export async function ensureNginx() {
+export function ensureNginx() {
+  ensured ??= findOrInstall();
+  return ensured;
+}
+
+async function findOrInstall() {
   let bin = findNginx();
   if (bin) return bin;
   if (process.getuid?.() !== 0)

@@ -31,22 +31,11 @@ export function figureDefinitions(cfg) {
     });
   }
   for (const n of cfg.latencySteps) {
-    add(
-      'latency',
-      `latency.p50@${n}`,
-      `p50 latency @${short(n)}, ${cfg.latencyRate} ev/s`,
-      'ms',
-      'lower',
-      2,
-    );
-    add(
-      'latency',
-      `latency.p99@${n}`,
-      `p99 latency @${short(n)}, ${cfg.latencyRate} ev/s`,
-      'ms',
-      'lower',
-      2,
-    );
+    const rate = cfg.latencyPlan?.[n]?.rate ?? cfg.latencyRate;
+    for (const p of [50, 99]) {
+      const label = `p${p} latency @${short(n)}, ${rate} ev/s`;
+      add('latency', `latency.p${p}@${n}`, label, 'ms', 'lower', 2);
+    }
   }
   add(
     'churn',
@@ -144,6 +133,10 @@ export function figureTables(results, contenders, cfg) {
         );
       }
       out.push('');
+    }
+    if (scenario === 'latency') {
+      for (const [n, p] of Object.entries(cfg.latencyPlan ?? {}))
+        if (p.reason) out.push(`- @${short(Number(n))}: ${p.reason}`);
     }
     for (const c of contenders) {
       const entry = results[scenario]?.[c];

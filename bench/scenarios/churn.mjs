@@ -6,7 +6,7 @@ import { readMemory } from '../lib/contenders.mjs';
 import { backgroundWindow, openFds } from '../lib/proc.mjs';
 import { withClients, withServer } from './helpers.mjs';
 
-export async function churn(contender, cfg) {
+export async function churn(contender, cfg, budget) {
   return withServer(contender, {}, (server) =>
     withClients(1, async ([client]) => {
       const args = {
@@ -17,11 +17,12 @@ export async function churn(contender, cfg) {
       await client.call('churn', { ...args, cycles: 500, maxMs: 5000 }, 20_000);
       await sleep(cfg.settleMs);
       const before = { ...(await readMemory(server)), fds: openFds(server.pid) };
+      const maxMs = Math.max(1000, Math.min(cfg.churnMaxMs, budget.left() - 3000));
       const background = backgroundWindow([server.pid, client.pid]);
       const r = await client.call(
         'churn',
-        { ...args, cycles: cfg.churnCycles, maxMs: cfg.churnMaxMs },
-        cfg.churnMaxMs + 30_000,
+        { ...args, cycles: cfg.churnCycles, maxMs },
+        maxMs + 30_000,
       );
       await sleep(Math.max(cfg.settleMs, 1000));
       const after = { ...(await readMemory(server)), fds: openFds(server.pid) };
@@ -32,7 +33,14 @@ export async function churn(contender, cfg) {
         'churn.heap': after.heapUsed - before.heapUsed,
         'churn.fds': after.fds - before.fds,
       };
-      return { figures, detail: { ...r, before, after, background: background() } };
+      const notes = [];
+      if (r.done < cfg.churnCycles) {
+        notes.push(
+          `${r.done} of ${cfg.churnCycles} cycles in ${(r.ms / 1000).toFixed(1)} s (time bound)`,
+        );
+      }
+      if (r.failed > 0) notes.push(`${r.failed} cycles failed: ${JSON.stringify(r.errors)}`);
+      return { figures, detail: { ...r, before, after, background: background() }, notes };
     }),
   );
 }

@@ -3,31 +3,33 @@
 // contender runs at its own pace without unbounded queueing.
 
 import { backgroundWindow, cpuSeconds } from '../lib/proc.mjs';
-import { subscribeTo, withClients, withServer } from './helpers.mjs';
+import { shortfall, subscribeTo, withClients, withServer } from './helpers.mjs';
 
-export async function fanout(contender, cfg) {
+export async function fanout(contender, cfg, budget) {
   return withServer(contender, {}, (server) =>
     withClients(1, async (clients) => {
       const [client] = clients;
       const figures = {};
       const detail = { steps: [] };
+      const notes = [];
       const publish = { port: server.port, path: contender.publishPath };
-      for (const n of cfg.fanoutSteps) {
-        const { open, errors } = await subscribeTo(clients, server, n);
-        const timeoutMs = cfg.fanoutStepMaxMs;
-        await client.call(
-          'publishBurst',
-          { ...publish, count: cfg.warmupEvents, subscribers: open, timeoutMs },
-          timeoutMs + 10_000,
-        );
+      for (const [i, n] of cfg.fanoutSteps.entries()) {
+        const stepEnd = Date.now() + budget.share(cfg.fanoutSteps.length - i);
+        const opened = await subscribeTo(clients, server, n, (stepEnd - Date.now()) * 0.4);
+        const { open, errors } = opened;
+        const short = shortfall(n, opened);
+        if (short) notes.push(`@${n}: ${short}`);
+        const burst = (count, timeoutMs) =>
+          client.call(
+            'publishBurst',
+            { ...publish, count, subscribers: open, timeoutMs },
+            timeoutMs + 30_000,
+          );
+        await burst(cfg.warmupEvents, Math.max(1000, (stepEnd - Date.now()) * 0.2));
         const count = Math.max(cfg.warmupEvents, Math.ceil(cfg.fanoutDeliveries / open));
         const background = backgroundWindow([server.pid, client.pid]);
         const cpu0 = cpuSeconds(server.pid);
-        const r = await client.call(
-          'publishBurst',
-          { ...publish, count, subscribers: open, timeoutMs },
-          timeoutMs + 10_000,
-        );
+        const r = await burst(count, Math.max(1000, stepEnd - Date.now()));
         const cpu = cpuSeconds(server.pid) - cpu0;
         delete r.ids;
         detail.steps.push({
@@ -42,10 +44,11 @@ export async function fanout(contender, cfg) {
         figures[`fanout.cpu@${n}`] = r.delivered > 0 ? (cpu * 1e6) / r.delivered : NaN;
         figures[`fanout.rate@${n}`] = r.delivered / (r.ms / 1000);
         if (r.timedOut)
-          detail.steps.at(-1).note =
-            `${r.delivered}/${r.expected} delivered before the step's time limit`;
+          notes.push(
+            `@${n}: time budget ran out, ${r.delivered} of ${count * open} deliveries measured`,
+          );
       }
-      return { figures, detail };
+      return { figures, detail, notes };
     }),
   );
 }

@@ -4,8 +4,24 @@
 import { LoadClient, stop } from '../lib/children.mjs';
 import { CLIENT_CPU, startServer, stopServer } from '../lib/contenders.mjs';
 
-/** Sockets one load client may hold: the hard limit is 20,000 files per process. */
-export const SOCKETS_PER_CLIENT = 9_750;
+/** Sockets one load client may hold: its hard limit is 20,000 open files. */
+export const SOCKETS_PER_CLIENT = 19_000;
+
+/** The wall-clock time one scenario may take; its steps share what is left. */
+export class Budget {
+  constructor(ms) {
+    this.deadline = Date.now() + ms;
+  }
+
+  left() {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
+  /** An even share of what is left for the current one of `parts` remaining parts. */
+  share(parts) {
+    return this.left() / Math.max(1, parts);
+  }
+}
 
 export async function withServer(contender, extraEnv, fn) {
   const server = await startServer(contender, extraEnv);
@@ -26,27 +42,42 @@ export async function withClients(count, fn) {
 }
 
 /**
- * Opens subscriptions until `target` are open in total, filling each client up to
- * SOCKETS_PER_CLIENT. Returns the number open afterwards and the failures by reason.
+ * Opens subscriptions until `target` are open in total, spread evenly over the clients (each
+ * below SOCKETS_PER_CLIENT). Returns how many are open, failures by reason, and how many
+ * connects were never attempted because `maxMs` ran out.
  */
-export async function subscribeTo(clients, server, target, concurrency = 200) {
+export async function subscribeTo(clients, server, target, maxMs = 120_000, concurrency = 200) {
   const errors = {};
   const open = await Promise.all(clients.map((c) => c.call('stats').then((s) => s.open)));
   let total = open.reduce((a, b) => a + b, 0);
+  let notStarted = 0;
+  const goal = Math.ceil(target / clients.length);
   const calls = [];
   let missing = target - total;
   for (let i = 0; i < clients.length && missing > 0; i++) {
-    const count = Math.min(missing, SOCKETS_PER_CLIENT - open[i]);
+    const count = Math.min(missing, goal - open[i], SOCKETS_PER_CLIENT - open[i]);
     if (count <= 0) continue;
     missing -= count;
-    const args = { port: server.port, path: server.contender.subscribePath, count, concurrency };
-    calls.push(clients[i].call('subscribe', args, 180_000));
+    const path = server.contender.subscribePath;
+    const args = { port: server.port, path, count, concurrency, maxMs };
+    calls.push(clients[i].call('subscribe', args, maxMs + 30_000));
   }
   for (const r of await Promise.all(calls)) {
     total += r.opened;
+    notStarted += r.notStarted;
     for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
   }
-  return { open: total, errors };
+  return { open: total, errors, notStarted };
+}
+
+/** Why fewer than `target` subscriptions are open, for the report. */
+export function shortfall(target, { open, errors, notStarted }) {
+  if (open >= target) return undefined;
+  const parts = [];
+  if (notStarted > 0) parts.push(`${notStarted} connects not attempted (time budget)`);
+  const failed = Object.entries(errors).map(([k, v]) => `${v} ${k}`);
+  if (failed.length > 0) parts.push(`failed: ${failed.join(', ')}`);
+  return `${open} of ${target} subscribers open${parts.length ? ` (${parts.join('; ')})` : ''}`;
 }
 
 export const perConnection = (after, before, n) => (n > 0 ? (after - before) / n : NaN);

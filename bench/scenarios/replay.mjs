@@ -4,7 +4,7 @@
 import { median } from '../lib/stats.mjs';
 import { withClients, withServer } from './helpers.mjs';
 
-export async function replay(contender, cfg) {
+export async function replay(contender, cfg, budget) {
   return withServer(contender, {}, (server) =>
     withClients(1, async ([client]) => {
       const r = await client.call(
@@ -16,10 +16,11 @@ export async function replay(contender, cfg) {
           subscribers: 0,
           inflight: 1,
           collectIds: true,
-          timeoutMs: 60_000,
+          timeoutMs: budget.left() * 0.6,
         },
-        90_000,
+        budget.left() + 30_000,
       );
+      if (r.timedOut) throw new Error(`only ${r.sent} events published within the time budget`);
       const ids = r.ids;
       if (ids.some((id) => typeof id !== 'string'))
         throw new Error('publish did not return an id for every event');

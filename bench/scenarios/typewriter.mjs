@@ -24,12 +24,15 @@ function summarise(runs, expectedChunks) {
   };
 }
 
-export async function typewriter(contender, cfg) {
+export async function typewriter(contender, cfg, budget) {
   const env = { TYPEWRITER_INTERVAL_MS: String(cfg.typewriterIntervalMs) };
   return withServer(contender, env, (server) =>
     withClients(1, async ([client]) => {
       const path = `${contender.typewriterPath}?text=${encodeURIComponent(cfg.typewriterText)}`;
-      const read = (port) => client.call('typewriter', { port, path }, 120_000);
+      const read = (port) => {
+        const timeoutMs = Math.max(1000, budget.left());
+        return client.call('typewriter', { port, path, timeoutMs }, timeoutMs + 10_000);
+      };
       const expected = cfg.typewriterText.length;
       await read(server.port); // warm-up
       const directRuns = [];
