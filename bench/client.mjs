@@ -490,27 +490,36 @@ function openFrameStream({ port, path, headers = {}, timeoutMs }, onFrame) {
   });
 }
 
-/** Resume from `lastEventId` and time until all `expectIds` arrived; checks order and gaps. */
+/**
+ * Resume from `lastEventId` and time until every one of `expectIds` arrived. Checks that nothing
+ * else, and nothing twice, came first (ids are opaque, so the order is the server's to define).
+ */
 async function replay({ port, path, lastEventId, expectIds, timeoutMs = 10_000 }) {
-  let received = 0;
+  const expected = new Set(expectIds);
+  const seen = new Set();
   let mismatch;
   let doneMs;
   const r = await openFrameStream(
     { port, path, headers: { 'Last-Event-ID': lastEventId }, timeoutMs },
     (frame, ms) => {
       if (frame.id === undefined) return false;
-      if (frame.id !== expectIds[received] && mismatch === undefined) {
-        mismatch = { at: received, expected: expectIds[received], got: frame.id };
+      if (!expected.has(frame.id) || seen.has(frame.id)) {
+        mismatch ??= {
+          at: seen.size,
+          got: frame.id,
+          why: seen.has(frame.id) ? 'duplicate' : 'unexpected',
+        };
+        return true;
       }
-      received++;
-      if (received === expectIds.length) {
+      seen.add(frame.id);
+      if (seen.size === expected.size) {
         doneMs = ms;
         return true;
       }
       return false;
     },
   );
-  return { ...r, received, mismatch, ms: doneMs };
+  return { ...r, received: seen.size, mismatch, ms: doneMs };
 }
 
 /** Read a typewriter stream to its end event; returns the receive time of every chunk. */

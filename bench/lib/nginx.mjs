@@ -1,16 +1,27 @@
 // nginx in front of Rivulet for the typewriter scenario. Installed with apt-get only when it is
 // missing and the harness runs as root; otherwise the scenario reports n/a with the reason.
 //
-// The config is a minimal SSE proxy generated into a temp dir (proxy_buffering off, HTTP/1.1
-// upstream with keep-alive, Connection ""). This is the one place to switch to the repo's own
-// nginx/ config once it lands: write the upstream it includes to point at `upstreamPort`.
+// The config is the checkout's own nginx/ folder when it exists (the deploy convention: copy it
+// whole, write upstream.conf and listen.conf), else a minimal SSE proxy generated here
+// (proxy_buffering off, HTTP/1.1 upstream with keep-alive, Connection "").
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort, spawnPinned, stop, waitForPort } from './children.mjs';
-import { CLIENT_CPU } from './contenders.mjs';
+import { CLIENT_CPU, rivuletDir } from './contenders.mjs';
 
 function findNginx() {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
@@ -63,21 +74,20 @@ async function findOrInstall() {
   return bin;
 }
 
-function config(dir, listenPort, upstreamPort) {
+/** The minimal SSE proxy used while the checkout has no nginx/ folder of its own. */
+function minimalConfig(dir, listenPort, upstreamPort) {
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
   return `${user}worker_processes 1;
 master_process off;
-daemon off;
-pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
+  client_body_temp_path ${dir}/temp/body;
+  proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fastcgi;
+  uwsgi_temp_path ${dir}/temp/uwsgi;
+  scgi_temp_path ${dir}/temp/scgi;
   upstream rivulet { server 127.0.0.1:${upstreamPort}; keepalive 8; }
   server {
     listen 127.0.0.1:${listenPort};
@@ -95,26 +105,72 @@ http {
 `;
 }
 
+/**
+ * Fills a temp prefix with the nginx config: the checkout's own nginx/ folder when it has one
+ * (copied unchanged; only its per-environment includes upstream.conf and listen.conf, plus temp
+ * paths, are written here), else the minimal config above.
+ */
+function preparePrefix(listenPort, upstreamPort) {
+  const dir = mkdtempSync(join(tmpdir(), 'rivulet-bench-nginx-'));
+  chmodSync(dir, 0o755); // workers may run as an unprivileged user
+  mkdirSync(join(dir, 'temp'));
+  const repoConfig = join(rivuletDir(), 'nginx');
+  const write = (file, text) => writeFileSync(join(dir, file), text);
+  if (
+    ['nginx.conf', 'upstream.conf', 'listen.conf'].every((f) => existsSync(join(repoConfig, f)))
+  ) {
+    cpSync(repoConfig, dir, { recursive: true });
+    write('upstream.conf', `server 127.0.0.1:${upstreamPort};\n`);
+    write('listen.conf', `listen 127.0.0.1:${listenPort};\n`);
+    mkdirSync(join(dir, 'conf.d'), { recursive: true });
+    write(
+      'conf.d/bench-paths.conf',
+      ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+        .map((kind) => `${kind}_temp_path ${dir}/temp/${kind};\n`)
+        .join(''),
+    );
+    return { dir, config: `the checkout's nginx/ (${repoConfig})` };
+  }
+  write('nginx.conf', minimalConfig(dir, listenPort, upstreamPort));
+  return { dir, config: 'generated minimal proxy config (no nginx/ folder in the checkout)' };
+}
+
 /** Starts nginx (pinned with the load client, away from the server's core) proxying to Rivulet. */
 export async function startNginx(bin, upstreamPort) {
-  const dir = mkdtempSync(join(tmpdir(), 'rivulet-bench-nginx-'));
-  mkdirSync(join(dir, 'tmp'));
   const port = await freePort();
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, config(dir, port, upstreamPort));
-  const child = spawnPinned(CLIENT_CPU, bin, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf]);
+  const { dir, config } = preparePrefix(port, upstreamPort);
+  // nginx cannot open /dev/stdout when it is a socket, as Node's pipes are: logs go to a file.
+  const logFd = openSync(join(dir, 'nginx.log'), 'a');
+  const child = spawnPinned(
+    CLIENT_CPU,
+    bin,
+    [
+      '-e',
+      'stderr',
+      '-p',
+      `${dir}/`,
+      '-c',
+      'nginx.conf',
+      '-g',
+      `daemon off; pid ${dir}/nginx.pid;`,
+    ],
+    { stdio: ['ignore', logFd, logFd] },
+  );
+  closeSync(logFd);
+  const cleanup = async () => {
+    await stop(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await waitForPort(child, port, 10_000);
   } catch (err) {
-    await stop(child);
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
+    const log = readFileSync(join(dir, 'nginx.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' | ');
+    await cleanup();
+    throw new Error(`${err.message.split(':')[0]}: ${log}`);
   }
-  return {
-    port,
-    stop: async () => {
-      await stop(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { port, config, stop: cleanup };
 }

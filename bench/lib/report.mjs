@@ -174,7 +174,7 @@ const HEADLINE = {
 /** Rivulet better than express and better-sse on every headline figure of a scenario. */
 function aheadTarget(results, scenario, cfg, defs) {
   const keys = HEADLINE[scenario](cfg);
-  const behind = [];
+  const behind = Object.fromEntries(RIVALS.map((r) => [r, []]));
   let compared = 0;
   for (const key of keys) {
     const def = defs.find((d) => d.key === key);
@@ -185,13 +185,16 @@ function aheadTarget(results, scenario, cfg, defs) {
       if (!finite(theirs)) continue;
       compared++;
       const better = def.better === 'lower' ? mine < theirs : mine > theirs;
-      if (!better && !(def.level && mine === theirs)) behind.push(`${def.label} vs ${rival}`);
+      if (!better && !(def.level && mine === theirs)) behind[rival].push(def.label);
     }
   }
+  const lost = RIVALS.filter((r) => behind[r].length > 0).map(
+    (r) => `vs ${r}: ${behind[r].join(', ')}`,
+  );
   if (compared === 0) return { text: 'n/a' };
   return {
-    ok: behind.length === 0,
-    text: behind.length === 0 ? 'PASS' : `FAIL (behind: ${behind.join('; ')})`,
+    ok: lost.length === 0,
+    text: lost.length === 0 ? 'PASS' : `FAIL (behind ${lost.join('; ')})`,
   };
 }
 

@@ -25,11 +25,11 @@ export async function fanout(contender, cfg, budget) {
             { ...publish, count, subscribers: open, timeoutMs },
             timeoutMs + 30_000,
           );
-        await burst(cfg.warmupEvents, Math.max(1000, (stepEnd - Date.now()) * 0.2));
+        await burst(cfg.warmupEvents, Math.max(2000, (stepEnd - Date.now()) * 0.2));
         const count = Math.max(cfg.warmupEvents, Math.ceil(cfg.fanoutDeliveries / open));
         const background = backgroundWindow([server.pid, client.pid]);
         const cpu0 = cpuSeconds(server.pid);
-        const r = await burst(count, Math.max(1000, stepEnd - Date.now()));
+        const r = await burst(count, Math.max(2000, stepEnd - Date.now()));
         const cpu = cpuSeconds(server.pid) - cpu0;
         delete r.ids;
         detail.steps.push({

@@ -59,8 +59,10 @@ export async function subscribeTo(clients, server, target, maxMs = 120_000, conc
     if (count <= 0) continue;
     missing -= count;
     const path = server.contender.subscribePath;
-    const args = { port: server.port, path, count, concurrency, maxMs };
-    calls.push(clients[i].call('subscribe', args, maxMs + 30_000));
+    // However late the scenario is, connecting gets a few seconds: a step without its
+    // subscribers measures nothing.
+    const args = { port: server.port, path, count, concurrency, maxMs: Math.max(3000, maxMs) };
+    calls.push(clients[i].call('subscribe', args, args.maxMs + 30_000));
   }
   for (const r of await Promise.all(calls)) {
     total += r.opened;

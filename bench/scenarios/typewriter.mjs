@@ -34,36 +34,38 @@ export async function typewriter(contender, cfg, budget) {
         return client.call('typewriter', { port, path, timeoutMs }, timeoutMs + 10_000);
       };
       const expected = cfg.typewriterText.length;
-      await read(server.port); // warm-up
-      const directRuns = [];
-      for (let i = 0; i < cfg.typewriterRuns; i++) directRuns.push(await read(server.port));
-      const direct = summarise(directRuns, expected);
-      const figures = {
-        'tw.ttfb.direct': direct.ttfb,
-        'tw.std.direct': direct.gapStd,
-        'tw.spread.direct': direct.gapSpread,
-      };
-      const detail = { intervalMs: cfg.typewriterIntervalMs, chunks: expected, direct };
+      const detail = { intervalMs: cfg.typewriterIntervalMs, chunks: expected };
+      const notes = [];
       let proxy;
       try {
         proxy = await startNginx(await ensureNginx(), server.port);
+        detail.nginxConfig = proxy.config;
+        notes.push(`nginx config: ${proxy.config}`);
       } catch (err) {
         detail.nginx = `n/a: ${err.message}`;
-        return { figures, detail };
+        notes.push(`nginx n/a: ${err.message}`);
       }
+      const figures = {};
       try {
-        await read(proxy.port); // warm-up, opens the upstream keep-alive connection
-        const proxiedRuns = [];
-        for (let i = 0; i < cfg.typewriterRuns; i++) proxiedRuns.push(await read(proxy.port));
-        const nginx = summarise(proxiedRuns, expected);
-        detail.nginx = nginx;
-        figures['tw.ttfb.nginx'] = nginx.ttfb;
-        figures['tw.std.nginx'] = nginx.gapStd;
-        figures['tw.spread.nginx'] = nginx.gapSpread;
+        // Warm-up, then direct and proxied runs alternate so drift hits both alike.
+        await read(server.port);
+        if (proxy) await read(proxy.port);
+        const runs = { direct: [], nginx: [] };
+        for (let i = 0; i < cfg.typewriterRuns; i++) {
+          runs.direct.push(await read(server.port));
+          if (proxy) runs.nginx.push(await read(proxy.port));
+        }
+        for (const path of proxy ? ['direct', 'nginx'] : ['direct']) {
+          const s = summarise(runs[path], expected);
+          detail[path] = s;
+          figures[`tw.ttfb.${path}`] = s.ttfb;
+          figures[`tw.std.${path}`] = s.gapStd;
+          figures[`tw.spread.${path}`] = s.gapSpread;
+        }
       } finally {
-        await proxy.stop();
+        await proxy?.stop();
       }
-      return { figures, detail };
+      return { figures, detail, notes };
     }),
   );
 }
