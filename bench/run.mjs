@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killAll } from './lib/children.mjs';
+import { killAll, sleep } from './lib/children.mjs';
 import {
   ALL_CONTENDERS,
   CLIENT_CPU,
@@ -174,7 +174,22 @@ function backgroundLine(run, results) {
   return `${text} The machine was quiet.`;
 }
 
+/** With BENCH_WAIT_QUIET_S, waits (up to that long) until other processes use < 0.1 core. */
+async function waitForQuiet() {
+  const limitS = number('BENCH_WAIT_QUIET_S', 0);
+  const until = Date.now() + limitS * 1000;
+  while (Date.now() < until) {
+    const window = backgroundWindow([]);
+    await sleep(2000);
+    const { foreignCores } = window();
+    if (foreignCores < 0.1) return;
+    log(`bench: waiting for a quiet machine (others use ${foreignCores.toFixed(2)} cores)`);
+  }
+  if (limitS > 0) log('bench: the machine did not get quiet; running anyway');
+}
+
 async function main() {
+  await waitForQuiet();
   const started = Date.now();
   const runBackground = backgroundWindow([]);
   const cfg = loadConfig();
