@@ -182,7 +182,7 @@ export function httpRequest(
 
 /**
  * Memory after a full GC: RSS from /proc always; heap from the baseline's /__stats, or from
- * Rivulet's Prometheus metrics (GC triggered through the preload's SIGUSR2 handler).
+ * Rivulet's Prometheus metrics (GC triggered through the preload's SIGWINCH handler).
  */
 export async function readMemory(server) {
   let heapUsed = NaN;
@@ -193,7 +193,7 @@ export async function readMemory(server) {
     heapUsed = stats.heapUsed;
     connections = stats.connections;
   } else {
-    process.kill(server.pid, 'SIGUSR2');
+    process.kill(server.pid, 'SIGWINCH');
     await sleep(300);
     try {
       const res = await httpRequest(server.port, '/metrics');
