@@ -33,7 +33,11 @@ export async function churn(contender, cfg, budget) {
         'churn.heap': after.heapUsed - before.heapUsed,
         'churn.fds': after.fds - before.fds,
       };
-      const notes = [];
+      const mib = (b) => (Number.isFinite(b) ? (b / 1048576).toFixed(1) : 'n/a');
+      const notes = [
+        `before -> after: RSS ${mib(before.rss)} -> ${mib(after.rss)} MiB, ` +
+          `heap ${mib(before.heapUsed)} -> ${mib(after.heapUsed)} MiB, open fds ${before.fds} -> ${after.fds}`,
+      ];
       if (r.done < cfg.churnCycles) {
         notes.push(
           `${r.done} of ${cfg.churnCycles} cycles in ${(r.ms / 1000).toFixed(1)} s (time bound)`,
