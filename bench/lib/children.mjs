@@ -8,10 +8,21 @@ import { fileURLToPath } from 'node:url';
 
 const children = new Set();
 
-export function killAll() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+function kill(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.group) {
+    try {
+      process.kill(-child.pid, 'SIGKILL'); // the child and everything it forked (nginx workers)
+      return;
+    } catch {
+      // group already gone
+    }
   }
+  child.kill('SIGKILL');
+}
+
+export function killAll() {
+  for (const child of children) kill(child);
   children.clear();
 }
 
@@ -36,10 +47,13 @@ function tail(stream, limit = 4000) {
 
 /** Spawns `command` pinned to `cpu` with taskset; stdout/stderr are drained and their tail kept. */
 export function spawnPinned(cpu, command, args, options = {}) {
+  const { group = false, ipc = false, ...rest } = options;
   const child = spawn('taskset', ['-c', String(cpu), command, ...args], {
-    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
-    ...options,
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    detached: group, // its own process group, killed as a whole
+    ...rest,
   });
+  child.group = group;
   children.add(child);
   child.output = { stdout: tail(child.stdout), stderr: tail(child.stderr) };
   child.exited = new Promise((resolve) => {
@@ -54,7 +68,7 @@ export function spawnPinned(cpu, command, args, options = {}) {
 
 export async function stop(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGKILL');
+  kill(child);
   await child.exited;
 }
 

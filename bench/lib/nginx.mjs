@@ -154,7 +154,7 @@ export async function startNginx(bin, upstreamPort) {
       '-g',
       `daemon off; pid ${dir}/nginx.pid;`,
     ],
-    { stdio: ['ignore', logFd, logFd] },
+    { stdio: ['ignore', logFd, logFd], group: true },
   );
   closeSync(logFd);
   const cleanup = async () => {
