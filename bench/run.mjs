@@ -95,7 +95,9 @@ function loadConfig() {
   if (!cfg.contenders.includes('raw'))
     console.error('bench: raw is not selected, so there are no ratios');
   if (Math.max(cfg.idleMax, ...cfg.idleSteps) > 19_500)
-    throw new Error('idle sizes above 19,500 hit the 20k fd limit');
+    throw new Error('idle sizes above 19,500 hit the 20k fd limit of the server');
+  if (Math.max(...cfg.fanoutSteps, ...cfg.latencySteps) > 19_000)
+    throw new Error('fan-out and latency sizes above 19,000 hit the 20k fd limit');
   return cfg;
 }
 

@@ -72,9 +72,17 @@ export async function stop(child) {
   await child.exited;
 }
 
+/** The last few kilobytes a child wrote, stderr then stdout. */
+export const fullOutputOf = (child) => `${child.output.stderr.text}\n${child.output.stdout.text}`;
+
+/** The line of a child's output that best says why it failed: its error, else its last line. */
 export function outputOf(child) {
-  const text = `${child.output.stderr.text}\n${child.output.stdout.text}`.trim();
-  return text.split('\n').slice(-6).join('\n');
+  const text = fullOutputOf(child);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('at '));
+  return lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '(no output)';
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

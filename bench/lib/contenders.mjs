@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, outputOf, sleep, spawnPinned, stop, waitForPort } from './children.mjs';
+import { freePort, fullOutputOf, sleep, spawnPinned, stop, waitForPort } from './children.mjs';
 import { parseFrame } from './http-stream.mjs';
 import { rssBytes } from './proc.mjs';
 
@@ -122,7 +122,7 @@ async function startOnce(contender, extraEnv) {
     await waitForPort(child, port, contender.readyTimeoutMs);
   } catch (err) {
     await stop(child);
-    err.output = outputOf(child);
+    err.output = fullOutputOf(child);
     throw err;
   }
   return { contender, child, pid: child.pid, port };
@@ -237,8 +237,12 @@ export async function buildRivulet() {
       { cwd: dir, timeout: 240_000, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
         if (!err) return resolve();
-        const out = `${stdout}\n${stderr}`.trim().split('\n').slice(-8).join('\n');
-        reject(new Error(`npm run build failed: ${out}`));
+        // Without npm's own lines (the echoed script, warnings), the compiler's remain.
+        const lines = `${stdout}\n${stderr}`
+          .split('\n')
+          .filter((l) => l.trim() !== '' && !l.startsWith('>') && !/^npm (warn|notice)/i.test(l));
+        const first = lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? err.message;
+        reject(new Error(`npm run build failed: ${first.trim()}\n${lines.slice(-8).join('\n')}`));
       },
     );
   });
