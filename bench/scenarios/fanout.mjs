@@ -3,7 +3,7 @@
 // contender runs at its own pace without unbounded queueing.
 
 import { backgroundWindow, cpuSeconds } from '../lib/proc.mjs';
-import { shortfall, subscribeTo, withClients, withServer } from './helpers.mjs';
+import { StepPlan, shortfall, subscribeTo, withClients, withServer } from './helpers.mjs';
 
 export async function fanout(contender, cfg, budget) {
   return withServer(contender, {}, (server) =>
@@ -13,9 +13,13 @@ export async function fanout(contender, cfg, budget) {
       const detail = { steps: [] };
       const notes = [];
       const publish = { port: server.port, path: contender.publishPath };
+      const plan = new StepPlan(budget, cfg.fanoutSteps);
+      let before = 0;
       for (const [i, n] of cfg.fanoutSteps.entries()) {
-        const stepEnd = Date.now() + budget.share(cfg.fanoutSteps.length - i);
-        const opened = await subscribeTo(clients, server, n, (stepEnd - Date.now()) * 0.4);
+        const opened = await subscribeTo(clients, server, n, plan.connectMs(i));
+        plan.connected(opened, before);
+        before = opened.open;
+        const stepEnd = Date.now() + plan.measureMs(i);
         const { open, errors } = opened;
         const short = shortfall(n, opened);
         if (short) notes.push(`@${n}: ${short}`);

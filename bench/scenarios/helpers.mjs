@@ -16,10 +16,32 @@ export class Budget {
   left() {
     return Math.max(0, this.deadline - Date.now());
   }
+}
 
-  /** An even share of what is left for the current one of `parts` remaining parts. */
-  share(parts) {
-    return this.left() / Math.max(1, parts);
+/**
+ * Splits a scenario's budget over steps that grow the subscriber count (1k, 5k, 10k): connecting
+ * gets time in proportion to the connections a step adds, measuring gets an even share of what
+ * is left after the connecting the later steps will need (estimated from the rate seen so far).
+ */
+export class StepPlan {
+  constructor(budget, steps) {
+    this.budget = budget;
+    this.steps = steps;
+    this.msPerConnection = 1;
+  }
+
+  connectMs(i) {
+    const from = i === 0 ? 0 : this.steps[i - 1];
+    return (0.6 * this.budget.left() * (this.steps[i] - from)) / (this.steps.at(-1) - from);
+  }
+
+  connected({ open, ms }, before) {
+    if (open > before) this.msPerConnection = ms / (open - before);
+  }
+
+  measureMs(i) {
+    const laterConnects = (this.steps.at(-1) - this.steps[i]) * this.msPerConnection * 1.2;
+    return Math.max(2000, (this.budget.left() - laterConnects) / (this.steps.length - i));
   }
 }
 
@@ -51,6 +73,7 @@ export async function subscribeTo(clients, server, target, maxMs = 120_000, conc
   const open = await Promise.all(clients.map((c) => c.call('stats').then((s) => s.open)));
   let total = open.reduce((a, b) => a + b, 0);
   let notStarted = 0;
+  let ms = 0;
   const goal = Math.ceil(target / clients.length);
   const calls = [];
   let missing = target - total;
@@ -67,9 +90,10 @@ export async function subscribeTo(clients, server, target, maxMs = 120_000, conc
   for (const r of await Promise.all(calls)) {
     total += r.opened;
     notStarted += r.notStarted;
+    ms = Math.max(ms, r.ms);
     for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
   }
-  return { open: total, errors, notStarted };
+  return { open: total, errors, notStarted, ms };
 }
 
 /** Why fewer than `target` subscriptions are open, for the report. */

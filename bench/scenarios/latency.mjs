@@ -8,7 +8,7 @@
 
 import { backgroundWindow } from '../lib/proc.mjs';
 import { median, percentile } from '../lib/stats.mjs';
-import { shortfall, subscribeTo, withClients, withServer } from './helpers.mjs';
+import { StepPlan, shortfall, subscribeTo, withClients, withServer } from './helpers.mjs';
 
 const HEADROOM = 0.5;
 
@@ -45,12 +45,16 @@ export async function latency(contender, cfg, budget) {
       const figures = {};
       const detail = { steps: [] };
       const notes = [];
+      const plan = new StepPlan(budget, cfg.latencySteps);
+      let before = 0;
       for (const [i, n] of cfg.latencySteps.entries()) {
-        const stepEnd = Date.now() + budget.share(cfg.latencySteps.length - i);
         const rate = cfg.latencyPlan?.[n]?.rate ?? cfg.latencyRate;
         const period = 1000 / rate;
         const publish = { port: server.port, path: contender.publishPath, rate };
-        const opened = await subscribeTo(clients, server, n, (stepEnd - Date.now()) * 0.3);
+        const opened = await subscribeTo(clients, server, n, plan.connectMs(i));
+        plan.connected(opened, before);
+        before = opened.open;
+        const stepEnd = Date.now() + plan.measureMs(i);
         const { open, errors } = opened;
         const short = shortfall(n, opened);
         if (short) notes.push(`@${n}: ${short}`);
