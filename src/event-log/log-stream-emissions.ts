@@ -1,4 +1,4 @@
-import { concat, map, Observable, of } from 'rxjs';
+import { Observable } from 'rxjs';
 import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
 import type { EventLog, LogEvent } from './event-log';
 import { LogStreamItem, streamFromLog } from './event-stream';
@@ -15,12 +15,17 @@ export function logStreamEmissions(
   lastEventId: string | undefined,
   toMessage: (event: LogEvent) => SseMessage,
 ): Observable<SseEmission> {
-  return concat(
-    of(SSE_OPEN),
-    streamFromLog(log, topics, lastEventId).pipe(
-      map((item) => (item.kind === 'live' ? toMessage(item.event) : replayBatch(item, toMessage))),
-    ),
-  );
+  // Hand-written rather than concat(of(SSE_OPEN), items.pipe(map(...))): this runs once per
+  // delivered event per subscriber, so it stays one function call deep.
+  return new Observable<SseEmission>((subscriber) => {
+    subscriber.next(SSE_OPEN);
+    return streamFromLog(log, topics, lastEventId).subscribe({
+      next: (item) =>
+        subscriber.next(item.kind === 'live' ? toMessage(item.event) : replayBatch(item, toMessage)),
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+  });
 }
 
 function replayBatch(

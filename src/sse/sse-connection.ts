@@ -19,6 +19,7 @@ export class SseConnection {
   private batchInProgress = false;
   /** An end requested while a batch was being written: carried out once the batch is out. */
   private pendingEnd: { reason: CloseReason; lastFrame: string | undefined } | undefined;
+  private readonly checkEveryWrite: boolean;
   private readonly onCloseCallbacks: Array<(reason: CloseReason) => void> = [];
 
   constructor(
@@ -30,6 +31,7 @@ export class SseConnection {
     now: number,
   ) {
     this.lastWriteAt = now;
+    this.checkEveryWrite = maxBufferBytes < res.writableHighWaterMark;
   }
 
   /** Writes one frame, or queues it behind a batch in progress. */
@@ -41,9 +43,11 @@ export class SseConnection {
       this.checkBuffer();
       return;
     }
-    this.res.write(frame);
+    // Node says when its buffer passes the socket's high-water mark; only then (or on every write,
+    // for a limit below that mark) is the buffered size worth adding up.
+    const belowHighWaterMark = this.res.write(frame);
     this.lastWriteAt = now;
-    this.checkBuffer();
+    if (!belowHighWaterMark || this.checkEveryWrite) this.checkBuffer();
   }
 
   /**

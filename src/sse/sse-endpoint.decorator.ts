@@ -1,4 +1,6 @@
 import { applyDecorators, Get, Post, Res, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { isObservable, Observable } from 'rxjs';
+import type { SseEmission } from './sse-message';
 import { SseInterceptor } from './sse.interceptor';
 
 export const SSE_KIND = 'rivulet:sse-kind';
@@ -26,11 +28,47 @@ export function SseEndpoint(path: string, kind: string, options: SseEndpointOpti
   const ownsResponse: MethodDecorator = (target, key, descriptor) => {
     const handler = descriptor.value as unknown as (...args: unknown[]) => unknown;
     Res()(target, key, handler.length);
+    descriptor.value = handsOverStream(handler) as typeof descriptor.value;
   };
   return applyDecorators(
-    options.method === 'POST' ? Post(path) : Get(path),
     ownsResponse,
+    options.method === 'POST' ? Post(path) : Get(path),
     SetMetadata(SSE_KIND, kind),
     UseInterceptors(SseInterceptor),
   );
+}
+
+const STREAM = Symbol('rivulet.stream');
+
+/** A handler's stream, handed to SseInterceptor as one value (see handsOverStream). */
+export interface StreamHandOver {
+  readonly [STREAM]: Observable<SseEmission>;
+}
+
+export function isStreamHandOver(value: unknown): value is StreamHandOver {
+  return typeof value === 'object' && value !== null && STREAM in value;
+}
+
+export function streamOf(handOver: StreamHandOver): Observable<SseEmission> {
+  return handOver[STREAM];
+}
+
+/**
+ * Wraps a handler so that the Observable it returns reaches SseInterceptor as a single value: Nest's
+ * interceptor pipeline (defer, mergeAll, its own taps) then runs once per request, not once per
+ * message, and every message goes from the handler's Observable straight to the connection. The
+ * handler's own metadata (guards, and anything a decorator below this one set) moves to the wrapper.
+ */
+function handsOverStream(handler: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  const handOver = (result: unknown): unknown =>
+    isObservable(result) ? { [STREAM]: result as Observable<SseEmission> } : result;
+  const wrapper = function (this: unknown, ...args: unknown[]): unknown {
+    const result = handler.apply(this, args);
+    return result instanceof Promise ? result.then(handOver) : handOver(result);
+  };
+  for (const key of Reflect.getOwnMetadataKeys(handler)) {
+    Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, handler), wrapper);
+  }
+  Object.defineProperty(wrapper, 'name', { value: handler.name });
+  return wrapper;
 }

@@ -10,13 +10,13 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { Observable, of, Subscription } from 'rxjs';
+import { Observable, Observer, of, Subscription } from 'rxjs';
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from './connection-registry.service';
 import type { SseConnection } from './sse-connection';
-import { SSE_KIND } from './sse-endpoint.decorator';
+import { isStreamHandOver, SSE_KIND, streamOf } from './sse-endpoint.decorator';
 import { batchMessages, isSseBatch, isSseOpen, SseEmission } from './sse-message';
 import { frameOf, openingFrame, serializeMessage } from './sse-serializer';
 
@@ -32,8 +32,9 @@ import { frameOf, openingFrame, serializeMessage } from './sse-serializer';
  *   a batch (replay) is written with backpressure.
  * - Client disconnect unsubscribes the handler's Observable at once, releasing what it holds.
  *
- * The route owns its response (see SseEndpoint), so Nest leaves it alone; the promise handed back
- * settles once the stream is over.
+ * The route owns its response (see SseEndpoint), so Nest leaves it alone. The promise handed back
+ * settles as soon as the stream is open (or answered with a status): from then on a connection holds
+ * only its SseConnection and its subscription, not Nest's per-request pipeline.
  */
 @Injectable()
 export class SseInterceptor implements NestInterceptor {
@@ -74,10 +75,11 @@ export class SseInterceptor implements NestInterceptor {
         const opened = this.open(req, res, kind, ip);
         opened.onClose(settle);
         connection = opened;
+        resolve(of(null));
         return opened;
       };
 
-      subscription = next.handle().subscribe({
+      const observer: Observer<SseEmission> = {
         next: (value) => {
           if (settled) return;
           const target = connection ?? open();
@@ -112,6 +114,25 @@ export class SseInterceptor implements NestInterceptor {
             return;
           }
           connection.end('completed');
+        },
+      };
+      // The handler's stream arrives as one value (SseEndpoint hands it over): subscribe to it
+      // directly, so messages do not travel through Nest's per-request pipeline.
+      let handedOver = false;
+      subscription = next.handle().subscribe({
+        next: (value) => {
+          if (!isStreamHandOver(value)) {
+            observer.next(value);
+            return;
+          }
+          handedOver = true;
+          const inner = streamOf(value).subscribe(observer);
+          if (settled) inner.unsubscribe();
+          else subscription = inner;
+        },
+        error: (error: unknown) => observer.error(error),
+        complete: () => {
+          if (!handedOver) observer.complete();
         },
       });
       if (settled) subscription.unsubscribe();
