@@ -37,7 +37,12 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // Behind nginx (same host or a private network): the client address comes from X-Forwarded-For.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.enableCors(buildCorsOptions(config.cors));
-  app.use(express.json({ limit: config.http.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({
+      limit: config.http.maxBodyBytes,
+      type: ['application/json', 'application/*+json'],
+    }),
+  );
   app.use(bodyErrorHandler);
   serveDemoPages(app);
   // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).

@@ -17,7 +17,9 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.http.port, config.http.host);
   const logger = new Logger('Rivulet');
   if (!config.auth.jwtSecret) {
-    logger.warn('AUTH_JWT_SECRET is not set: open mode, anyone may subscribe and publish (local use only)');
+    logger.warn(
+      'AUTH_JWT_SECRET is not set: open mode, anyone may subscribe and publish (local use only)',
+    );
   }
   // The bound port, which differs from PORT when PORT=0 (tests, ephemeral instances).
   const { port } = app.getHttpServer().address() as AddressInfo;

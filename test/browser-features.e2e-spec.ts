@@ -31,7 +31,10 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
     return { page, errors: trackPageErrors(page) };
   };
   const waitForPill = (page: Page, state: string) =>
-    page.waitForFunction((expected) => document.querySelector('#status')?.getAttribute('data-state') === expected, state);
+    page.waitForFunction(
+      (expected) => document.querySelector('#status')?.getAttribute('data-state') === expected,
+      state,
+    );
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -57,31 +60,41 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
 
     await alice.page.fill('#message', 'hello bob');
     await alice.page.click('#send');
-    await bob.page.waitForFunction(() => document.querySelectorAll('#chat-log .bubble[data-id]').length === 1);
+    await bob.page.waitForFunction(
+      () => document.querySelectorAll('#chat-log .bubble[data-id]').length === 1,
+    );
     await bob.page.fill('#message', 'hi alice');
     await bob.page.click('#send');
 
     for (const { page } of [alice, bob]) {
-      await page.waitForFunction(() => document.querySelectorAll('#chat-log .bubble[data-id]').length === 2);
-      const texts = await page.$$eval('#chat-log .bubble[data-id] .text', (nodes) => nodes.map((n) => n.textContent));
+      await page.waitForFunction(
+        () => document.querySelectorAll('#chat-log .bubble[data-id]').length === 2,
+      );
+      const texts = await page.$$eval('#chat-log .bubble[data-id] .text', (nodes) =>
+        nodes.map((n) => n.textContent),
+      );
       expect(texts).toEqual(['hello bob', 'hi alice']);
     }
     // Each side shows its own message as "mine".
-    expect(await alice.page.$$eval('#chat-log .bubble.mine .text', (n) => n.map((x) => x.textContent))).toEqual([
-      'hello bob',
-    ]);
-    expect(await bob.page.$$eval('#chat-log .bubble.mine .text', (n) => n.map((x) => x.textContent))).toEqual([
-      'hi alice',
-    ]);
+    expect(
+      await alice.page.$$eval('#chat-log .bubble.mine .text', (n) => n.map((x) => x.textContent)),
+    ).toEqual(['hello bob']);
+    expect(
+      await bob.page.$$eval('#chat-log .bubble.mine .text', (n) => n.map((x) => x.textContent)),
+    ).toEqual(['hi alice']);
     // Another room hears nothing.
     const other = await newPage();
     await other.page.goto(`${running.url}/chat.html?room=elsewhere&name=carol`);
     await waitForPill(other.page, 'open');
     await alice.page.fill('#message', 'only for the lobby');
     await alice.page.click('#send');
-    await bob.page.waitForFunction(() => document.querySelectorAll('#chat-log .bubble[data-id]').length === 3);
+    await bob.page.waitForFunction(
+      () => document.querySelectorAll('#chat-log .bubble[data-id]').length === 3,
+    );
     expect(await other.page.$$eval('#chat-log .bubble[data-id]', (n) => n.length)).toBe(0);
-    await alice.page.waitForFunction(() => document.querySelectorAll('#chat-log .bubble[data-id]').length === 3);
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#chat-log .bubble[data-id]').length === 3,
+    );
     await alice.page.screenshot({ path: screenshotPath('chat-live-desktop'), fullPage: true });
     expect([...alice.errors, ...bob.errors, ...other.errors]).toEqual([]);
   });
@@ -94,7 +107,8 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
     for (const { page } of [alice, bob]) {
       page.on('request', (request) => {
         const url = new URL(request.url());
-        if (url.pathname === '/api/notifications/stream') streams.push(url.searchParams.get('userId') ?? '');
+        if (url.pathname === '/api/notifications/stream')
+          streams.push(url.searchParams.get('userId') ?? '');
       });
     }
     await alice.page.goto(`${running.url}/notifications.html?user=alice`);
@@ -108,23 +122,35 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
     await bob.page.fill('#to-user', 'alice');
     await bob.page.fill('#title', 'For Alice');
     await bob.page.click('#send-button');
-    await bob.page.waitForFunction(() => document.querySelector('#send-result')?.textContent?.startsWith('Sent'));
-    await alice.page.waitForFunction(() => document.querySelectorAll('#notifications li').length === 1);
+    await bob.page.waitForFunction(() =>
+      document.querySelector('#send-result')?.textContent?.startsWith('Sent'),
+    );
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#notifications li').length === 1,
+    );
     expect(await alice.page.textContent('#notifications li strong')).toBe('For Alice');
 
     await bob.page.check('#broadcast');
     await bob.page.fill('#title', 'For everyone');
     await bob.page.fill('#body', 'Maintenance tonight at 22:00.');
     await bob.page.click('#send-button');
-    await alice.page.waitForFunction(() => document.querySelectorAll('#notifications li').length === 2);
-    await bob.page.waitForFunction(() => document.querySelectorAll('#notifications li').length === 1);
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#notifications li').length === 2,
+    );
+    await bob.page.waitForFunction(
+      () => document.querySelectorAll('#notifications li').length === 1,
+    );
     // Newest first; Bob never saw Alice's own notification.
-    const titles = (page: Page) => page.$$eval('#notifications li strong', (n) => n.map((x) => x.textContent));
+    const titles = (page: Page) =>
+      page.$$eval('#notifications li strong', (n) => n.map((x) => x.textContent));
     expect(await titles(alice.page)).toEqual(['For everyone', 'For Alice']);
     expect(await titles(bob.page)).toEqual(['For everyone']);
     expect(await alice.page.textContent('#unread')).toBe('2');
     expect(await bob.page.textContent('#unread')).toBe('1');
-    await alice.page.screenshot({ path: screenshotPath('notifications-live-desktop'), fullPage: true });
+    await alice.page.screenshot({
+      path: screenshotPath('notifications-live-desktop'),
+      fullPage: true,
+    });
     expect([...alice.errors, ...bob.errors]).toEqual([]);
   });
 
@@ -141,7 +167,11 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
     const generationPosts: string[] = [];
     page.on('request', (request) => {
       const path = new URL(request.url()).pathname;
-      if (request.method() === 'POST' && path === '/api/ai/chat' && request.postData()?.includes('"messages"')) {
+      if (
+        request.method() === 'POST' &&
+        path === '/api/ai/chat' &&
+        request.postData()?.includes('"messages"')
+      ) {
         generationPosts.push(request.postData() ?? '');
       }
       if (request.method() === 'GET' && path.startsWith('/api/ai/chat/')) {
@@ -166,10 +196,16 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
     await page.waitForSelector('#live-answer');
     // The answer completes on the reloaded page: one assistant turn holding the whole demo answer,
     // every token once, in order.
-    await page.waitForFunction(() => !document.querySelector('#live-answer') && document.querySelector('.turn.assistant'));
-    const answer = await page.$$eval('.turn.assistant .content', (n) => n.map((x) => x.textContent ?? ''));
+    await page.waitForFunction(
+      () => !document.querySelector('#live-answer') && document.querySelector('.turn.assistant'),
+    );
+    const answer = await page.$$eval('.turn.assistant .content', (n) =>
+      n.map((x) => x.textContent ?? ''),
+    );
     expect(answer).toEqual([expected]);
-    expect(await page.$$eval('.turn.user .content', (n) => n.map((x) => x.textContent))).toEqual([question]);
+    expect(await page.$$eval('.turn.user .content', (n) => n.map((x) => x.textContent))).toEqual([
+      question,
+    ]);
     // Resumed the same generation with a Last-Event-ID, never asked again.
     expect(generationPosts).toHaveLength(1);
     expect(resumes.length).toBeGreaterThanOrEqual(1);
@@ -186,18 +222,24 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
     const { page, errors } = await newPage();
     await page.goto(`${running.url}/monitor.html`);
     await waitForPill(page, 'open');
-    await page.waitForFunction(() => Number(document.querySelector('#chart')?.getAttribute('data-samples')) >= 5);
+    await page.waitForFunction(
+      () => Number(document.querySelector('#chart')?.getAttribute('data-samples')) >= 5,
+    );
     expect(await page.textContent('#sample-info')).toMatch(/^Last sample at /);
     for (const tile of ['#cpu', '#memory', '#disk']) {
       const text = (await page.textContent(tile)) ?? '';
       expect({ tile, text }).toEqual({ tile, text: expect.stringMatching(/^\d{1,3}\.\d%$/) });
-      const width = await page.$eval(`${tile}-meter`, (el) => parseFloat((el as HTMLElement).style.width));
+      const width = await page.$eval(`${tile}-meter`, (el) =>
+        parseFloat((el as HTMLElement).style.width),
+      );
       expect(width).toBeGreaterThanOrEqual(0);
       expect(width).toBeLessThanOrEqual(100);
     }
     // Memory and disk are never 0% on a live machine: their meters are filled.
     for (const meter of ['#memory-meter', '#disk-meter']) {
-      expect(await page.$eval(meter, (el) => parseFloat((el as HTMLElement).style.width))).toBeGreaterThan(0);
+      expect(
+        await page.$eval(meter, (el) => parseFloat((el as HTMLElement).style.width)),
+      ).toBeGreaterThan(0);
     }
     // This page's own stream counts: at least one connection, of kind monitor.
     expect(Number(await page.textContent('#connections'))).toBeGreaterThanOrEqual(1);
@@ -213,7 +255,12 @@ describe('demo pages in Chromium (chat, notifications, AI, monitor)', () => {
       const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
       let count = 0;
       for (let i = 0; i < data.length; i += 4) {
-        if (Math.abs(data[i]! - r!) < 8 && Math.abs(data[i + 1]! - g!) < 8 && Math.abs(data[i + 2]! - b!) < 8) count++;
+        if (
+          Math.abs(data[i]! - r!) < 8 &&
+          Math.abs(data[i + 1]! - g!) < 8 &&
+          Math.abs(data[i + 2]! - b!) < 8
+        )
+          count++;
       }
       return count;
     });

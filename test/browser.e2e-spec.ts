@@ -29,20 +29,28 @@ describe('demo pages in Chromium', () => {
   };
 
   /** The ids of the ticker messages listed on the replay page, in order. */
-  const feedIds = () => page.$$eval('#feed li[data-id]', (items) => items.map((li) => li.getAttribute('data-id')));
-  const pillState = (selector = '#status') => page.$eval(selector, (el) => el.getAttribute('data-state'));
+  const feedIds = () =>
+    page.$$eval('#feed li[data-id]', (items) => items.map((li) => li.getAttribute('data-id')));
+  const pillState = (selector = '#status') =>
+    page.$eval(selector, (el) => el.getAttribute('data-state'));
   const waitForPill = (state: string, selector = '#status') =>
     page.waitForFunction(
       ([sel, expected]) => document.querySelector(sel!)?.getAttribute('data-state') === expected,
       [selector, state],
     );
   const waitForText = (selector: string, text: string) =>
-    page.waitForFunction(([sel, expected]) => document.querySelector(sel!)?.textContent === expected, [selector, text]);
+    page.waitForFunction(
+      ([sel, expected]) => document.querySelector(sel!)?.textContent === expected,
+      [selector, text],
+    );
   const waitForFeedIds = (ids: string[]) =>
     page.waitForFunction(
       (expected) =>
-        JSON.stringify([...document.querySelectorAll('#feed li[data-id]')].map((li) => li.getAttribute('data-id'))) ===
-        JSON.stringify(expected),
+        JSON.stringify(
+          [...document.querySelectorAll('#feed li[data-id]')].map((li) =>
+            li.getAttribute('data-id'),
+          ),
+        ) === JSON.stringify(expected),
       ids,
     );
 
@@ -122,7 +130,9 @@ describe('demo pages in Chromium', () => {
     await page.click('#connect');
     await waitForText('#count-catchup', '3');
     await waitForFeedIds(['1', '2', '3', '4', '5']);
-    const kinds = await page.$$eval('#feed li[data-id]', (items) => items.map((li) => li.getAttribute('data-kind')));
+    const kinds = await page.$$eval('#feed li[data-id]', (items) =>
+      items.map((li) => li.getAttribute('data-kind')),
+    );
     expect(kinds).toEqual(['live', 'live', 'catch-up', 'catch-up', 'catch-up']);
     expect(await page.textContent('#last-id')).toBe('5');
     expect(streamUrls.some((url) => url.endsWith('/events?lastEventId=2'))).toBe(true);
@@ -134,7 +144,9 @@ describe('demo pages in Chromium', () => {
     // A reload resumes from the Last-Event-ID kept in localStorage: nothing missed, nothing repeated.
     await page.reload();
     await waitForText('#last-id', '6');
-    await page.waitForFunction(() => document.querySelector('#notice')?.textContent?.startsWith('Caught up: 0'));
+    await page.waitForFunction(() =>
+      document.querySelector('#notice')?.textContent?.startsWith('Caught up: 0'),
+    );
     await ticker.publish();
     await waitForFeedIds(['7']);
     expect(errors).toEqual([]);
@@ -182,7 +194,10 @@ describe('demo pages in Chromium', () => {
     );
     await second.app.get(TickerService).publish();
     await page.waitForFunction(
-      () => document.querySelector('#feed li[data-id]:last-of-type')?.textContent?.includes('Server message #1') ?? false,
+      () =>
+        document
+          .querySelector('#feed li[data-id]:last-of-type')
+          ?.textContent?.includes('Server message #1') ?? false,
     );
     expect(await feedIds()).toEqual(['1', '2', '1']);
     expect(await pillState()).toBe('open');
@@ -205,13 +220,17 @@ describe('demo pages in Chromium', () => {
     const changes = () =>
       page.evaluate(
         () =>
-          (window as unknown as { rivulet: { changes: Array<{ status: string; reason?: string; httpStatus?: number }> } })
-            .rivulet.changes,
+          (
+            window as unknown as {
+              rivulet: { changes: Array<{ status: string; reason?: string; httpStatus?: number }> };
+            }
+          ).rivulet.changes,
       );
     const waitForStatus = (status: string) =>
       page.waitForFunction(
         (expected) =>
-          (window as unknown as { rivulet: { stream: { status: string } } }).rivulet.stream.status === expected,
+          (window as unknown as { rivulet: { stream: { status: string } } }).rivulet.stream
+            .status === expected,
         status,
       );
 
@@ -235,7 +254,11 @@ describe('demo pages in Chromium', () => {
       await page.goto(`${running.url}/styles.css`);
       await openStream('/events?lastEventId=not-a-number');
       await waitForStatus('closed');
-      expect((await changes()).at(-1)).toMatchObject({ status: 'closed', reason: 'http error', httpStatus: 400 });
+      expect((await changes()).at(-1)).toMatchObject({
+        status: 'closed',
+        reason: 'http error',
+        httpStatus: 400,
+      });
     });
 
     it('backs off on a 503 (MAX_CONNECTIONS), honouring Retry-After, and opens once a slot is free', async () => {
@@ -257,11 +280,13 @@ describe('demo pages in Chromium', () => {
         );
         await openStream('/events');
         await page.waitForFunction(() =>
-          (window as unknown as { rivulet: { changes: Array<{ reason?: string }> } }).rivulet.changes.some(
-            (c) => c.reason === 'backoff',
-          ),
+          (
+            window as unknown as { rivulet: { changes: Array<{ reason?: string }> } }
+          ).rivulet.changes.some((c) => c.reason === 'backoff'),
         );
-        const backoff = (await changes()).find((c) => c.reason === 'backoff') as { delayMs?: number };
+        const backoff = (await changes()).find((c) => c.reason === 'backoff') as {
+          delayMs?: number;
+        };
         // Retry-After is 1 s (ceil(50 ms) + 1): the client never retries sooner.
         expect(backoff.delayMs).toBeGreaterThanOrEqual(1000);
         await other.evaluate(() => (window as unknown as { holder: EventSource }).holder.close());
@@ -280,41 +305,47 @@ describe('demo pages in Chromium', () => {
       { name: 'phone', width: 390, height: 844, scheme: 'light' as const },
     ];
 
-    it.each(VIEWPORTS)('captures every page at $name size without overflow or script errors', async (viewport) => {
-      const running = await start({ TYPEWRITER_INTERVAL_MS: '1' });
-      const ticker = running.app.get(TickerService);
-      const shots = await browser.newContext({
-        viewport: { width: viewport.width, height: viewport.height },
-        colorScheme: viewport.scheme,
-        isMobile: viewport.name === 'phone',
-        hasTouch: viewport.name === 'phone',
-      });
-      try {
-        const shotPage = await shots.newPage();
-        const shotErrors = trackPageErrors(shotPage);
-        for (const name of PAGES) {
-          await shotPage.goto(`${running.url}/${name}.html`);
-          // Settled: the overview's checks are done, every other page's stream is past connecting.
-          await shotPage.waitForFunction(() =>
-            [...document.querySelectorAll('.pill')].every(
-              (pill) => !['connecting', 'idle', null].includes(pill.getAttribute('data-state')),
-            ),
-          );
-          if (name === 'typewriter') await shotPage.waitForSelector('#text[data-done="true"]');
-          if (name === 'replay') {
-            for (let i = 0; i < 4; i++) await ticker.publish();
-            await shotPage.waitForSelector('#feed li[data-id="4"]');
+    it.each(VIEWPORTS)(
+      'captures every page at $name size without overflow or script errors',
+      async (viewport) => {
+        const running = await start({ TYPEWRITER_INTERVAL_MS: '1' });
+        const ticker = running.app.get(TickerService);
+        const shots = await browser.newContext({
+          viewport: { width: viewport.width, height: viewport.height },
+          colorScheme: viewport.scheme,
+          isMobile: viewport.name === 'phone',
+          hasTouch: viewport.name === 'phone',
+        });
+        try {
+          const shotPage = await shots.newPage();
+          const shotErrors = trackPageErrors(shotPage);
+          for (const name of PAGES) {
+            await shotPage.goto(`${running.url}/${name}.html`);
+            // Settled: the overview's checks are done, every other page's stream is past connecting.
+            await shotPage.waitForFunction(() =>
+              [...document.querySelectorAll('.pill')].every(
+                (pill) => !['connecting', 'idle', null].includes(pill.getAttribute('data-state')),
+              ),
+            );
+            if (name === 'typewriter') await shotPage.waitForSelector('#text[data-done="true"]');
+            if (name === 'replay') {
+              for (let i = 0; i < 4; i++) await ticker.publish();
+              await shotPage.waitForSelector('#feed li[data-id="4"]');
+            }
+            const overflow = await shotPage.evaluate(
+              () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            );
+            expect({ name, overflow }).toEqual({ name, overflow: 0 });
+            await shotPage.screenshot({
+              path: screenshotPath(`${name}-${viewport.name}`),
+              fullPage: true,
+            });
           }
-          const overflow = await shotPage.evaluate(
-            () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-          );
-          expect({ name, overflow }).toEqual({ name, overflow: 0 });
-          await shotPage.screenshot({ path: screenshotPath(`${name}-${viewport.name}`), fullPage: true });
+          expect(shotErrors).toEqual([]);
+        } finally {
+          await shots.close();
         }
-        expect(shotErrors).toEqual([]);
-      } finally {
-        await shots.close();
-      }
-    });
+      },
+    );
   });
 });

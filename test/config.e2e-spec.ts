@@ -4,10 +4,14 @@ import { join } from 'node:path';
 /** Runs src/main.ts the way `npm start` runs dist/main.js, with a given environment. */
 function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', 'src', 'main.ts')], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', 'src', 'main.ts')],
+      {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
@@ -20,12 +24,16 @@ describe('start-up configuration', () => {
     ['SSE_HEARTBEAT_MS', 'abc'],
     ['PORT', '-1'],
     ['STORE', 'mongo'],
-  ])('exits 1 with a message naming %s when it is %j', async (name, value) => {
-    const { code, stderr } = await runMain({ [name]: value });
-    expect(code).toBe(1);
-    expect(stderr).toContain(`${name}: `);
-    expect(stderr).toContain(`got "${value}"`);
-  }, 30_000);
+  ])(
+    'exits 1 with a message naming %s when it is %j',
+    async (name, value) => {
+      const { code, stderr } = await runMain({ [name]: value });
+      expect(code).toBe(1);
+      expect(stderr).toContain(`${name}: `);
+      expect(stderr).toContain(`got "${value}"`);
+    },
+    30_000,
+  );
 
   it('refuses to start in production without AUTH_JWT_SECRET', async () => {
     const { code, stderr } = await runMain({ NODE_ENV: 'production' });

@@ -20,7 +20,10 @@ describe('CORS', () => {
   describe('with exact origins and credentials', () => {
     let running: RunningApp;
     beforeAll(async () => {
-      running = await startApp({ CORS_ORIGINS: 'https://app.example,http://localhost:5173', CORS_CREDENTIALS: 'true' });
+      running = await startApp({
+        CORS_ORIGINS: 'https://app.example,http://localhost:5173',
+        CORS_CREDENTIALS: 'true',
+      });
     });
     afterAll(() => running.close());
 
@@ -34,7 +37,9 @@ describe('CORS', () => {
       expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
       expect(res.headers['access-control-allow-credentials']).toBe('true');
       const allowed = String(res.headers['access-control-allow-headers']).toLowerCase().split(',');
-      expect(allowed).toEqual(expect.arrayContaining(['last-event-id', 'authorization', 'cache-control', 'content-type']));
+      expect(allowed).toEqual(
+        expect.arrayContaining(['last-event-id', 'authorization', 'cache-control', 'content-type']),
+      );
       expect(res.headers.vary).toMatch(/Origin/);
     });
 
@@ -45,12 +50,16 @@ describe('CORS', () => {
         'Access-Control-Request-Headers': 'last-event-id',
       });
       expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
-      const simple = await request(`${running.url}/api/stream?text=a`, 'GET', { Origin: 'https://app.example.evil.com' });
+      const simple = await request(`${running.url}/api/stream?text=a`, 'GET', {
+        Origin: 'https://app.example.evil.com',
+      });
       expect(simple.headers['access-control-allow-origin']).toBeUndefined();
     });
 
     it('puts the allowed origin on the event stream itself', async () => {
-      const res = await request(`${running.url}/api/stream?text=ab`, 'GET', { Origin: 'http://localhost:5173' });
+      const res = await request(`${running.url}/api/stream?text=ab`, 'GET', {
+        Origin: 'http://localhost:5173',
+      });
       expect(res.status).toBe(200);
       expect(res.headers['access-control-allow-origin']).toBe('http://localhost:5173');
       expect(res.headers['access-control-expose-headers']).toMatch(/Retry-After/);

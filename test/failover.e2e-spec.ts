@@ -6,7 +6,13 @@ import { AppProcess, buildAppOnce } from './support/app-process';
 import { RunningNginx, startNginx } from './support/nginx';
 import { postUntilAccepted } from './support/publish';
 import { RedisServer } from './support/redis';
-import { get, RawResponse, RawStream, ReceivedEvent, RecordingEventSource } from './support/sse-client';
+import {
+  get,
+  RawResponse,
+  RawStream,
+  ReceivedEvent,
+  RecordingEventSource,
+} from './support/sse-client';
 
 /**
  * Failover on SIGTERM behind the real nginx: two app processes on one Redis, clients of every

@@ -29,7 +29,9 @@ describe('GET /api/stream (typewriter)', () => {
   });
 
   it('types start, one chunk per character with id = index, then end', async () => {
-    const es = new RecordingEventSource(`${running.url}/api/stream?text=${encodeURIComponent('Hé 👋')}`);
+    const es = new RecordingEventSource(
+      `${running.url}/api/stream?text=${encodeURIComponent('Hé 👋')}`,
+    );
     sources.push(es);
     await es.waitFor((e) => e.some((x) => x.json?.type === 'end'));
     es.close();
@@ -42,12 +44,19 @@ describe('GET /api/stream (typewriter)', () => {
       { type: 'chunk', char: ' ', index: 2, total: 4 },
       { type: 'chunk', char: '👋', index: 3, total: 4 },
     ]);
-    expect(es.events.filter((x) => x.json.type === 'chunk').map((x) => x.lastEventId)).toEqual(['0', '1', '2', '3']);
+    expect(es.events.filter((x) => x.json.type === 'chunk').map((x) => x.lastEventId)).toEqual([
+      '0',
+      '1',
+      '2',
+      '3',
+    ]);
     expect(rest[rest.length - 1]).toMatchObject({ type: 'end' });
   });
 
   it('resumes from the character after Last-Event-ID, without a second start', async () => {
-    const es = new RecordingEventSource(`${running.url}/api/stream?text=abcdef`, { headers: { 'Last-Event-ID': '2' } });
+    const es = new RecordingEventSource(`${running.url}/api/stream?text=abcdef`, {
+      headers: { 'Last-Event-ID': '2' },
+    });
     sources.push(es);
     await es.waitFor((e) => e.some((x) => x.json?.type === 'end'));
     es.close();
@@ -60,12 +69,18 @@ describe('GET /api/stream (typewriter)', () => {
     // The real client: after `end` the server closes; the automatic reconnect gets 204 and stops.
     const es = new RecordingEventSource(`${running.url}/api/stream?text=ab`);
     sources.push(es);
-    await es.waitFor(() => es.source.readyState === es.source.CLOSED, 5000, 'EventSource to give up');
+    await es.waitFor(
+      () => es.source.readyState === es.source.CLOSED,
+      5000,
+      'EventSource to give up',
+    );
     expect(es.events.map((x) => x.json.type)).toEqual(['start', 'chunk', 'chunk', 'end']);
   });
 
   it('restarts with a reset for an index beyond the text', async () => {
-    const es = new RecordingEventSource(`${running.url}/api/stream?text=ab`, { headers: { 'Last-Event-ID': '99' } });
+    const es = new RecordingEventSource(`${running.url}/api/stream?text=ab`, {
+      headers: { 'Last-Event-ID': '99' },
+    });
     sources.push(es);
     await es.waitFor((e) => e.some((x) => x.json?.type === 'end'));
     expect(es.events.map((x) => x.json.type)).toEqual(['reset', 'start', 'chunk', 'chunk', 'end']);
@@ -79,6 +94,10 @@ describe('GET /api/stream (typewriter)', () => {
   ])('rejects %s with a 400 JSON error', async (_what, query, message) => {
     const res = await get(`${running.url}/api/stream${query}`);
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.body)).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.stringMatching(message) });
+    expect(JSON.parse(res.body)).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: expect.stringMatching(message),
+    });
   });
 });

@@ -21,7 +21,9 @@ export function buildCorsOptions(cors: AppConfig['cors']): CorsOptions {
   const allowAny = cors.origins.includes('*');
   const allowed = new Set(cors.origins);
   return {
-    origin: allowAny ? '*' : (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    origin: allowAny
+      ? '*'
+      : (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: cors.credentials,
     methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: CORS_ALLOWED_HEADERS,

@@ -5,7 +5,11 @@ describe('parseEnv', () => {
   it('gives every variable its documented default', () => {
     const config = loadConfig({});
     expect(config.http.port).toBe(3000);
-    expect(config.store).toEqual({ kind: 'memory', redisUrl: 'redis://127.0.0.1:6379', retention: 1000 });
+    expect(config.store).toEqual({
+      kind: 'memory',
+      redisUrl: 'redis://127.0.0.1:6379',
+      retention: 1000,
+    });
     expect(config.sse).toEqual({ retryMs: 3000, heartbeatMs: 15000, maxBufferBytes: 1024 * 1024 });
     expect(config.streams.tickerIntervalMs).toBe(1000);
     expect(config.streams.typewriterIntervalMs).toBe(100);
@@ -26,7 +30,9 @@ describe('parseEnv', () => {
     ['MAX_CONNECTIONS', '0'],
   ])('stops start-up on %s=%s with a message naming the variable', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
-    expect(() => parseEnv({ [name]: value })).toThrow(new RegExp(`${name}: .*\\(got "${value}"\\)`));
+    expect(() => parseEnv({ [name]: value })).toThrow(
+      new RegExp(`${name}: .*\\(got "${value}"\\)`),
+    );
   });
 
   it('names every bad variable at once', () => {
@@ -41,10 +47,9 @@ describe('parseEnv', () => {
   it('refuses "*" in CORS_ORIGINS while credentials are on, and origins with a path', () => {
     expect(() => parseEnv({ CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' })).toThrow(/CORS_ORIGINS/);
     expect(() => parseEnv({ CORS_ORIGINS: 'https://a.example/path' })).toThrow(/CORS_ORIGINS/);
-    expect(parseEnv({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).CORS_ORIGINS).toEqual([
-      'https://a.example',
-      'http://localhost:5173',
-    ]);
+    expect(
+      parseEnv({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).CORS_ORIGINS,
+    ).toEqual(['https://a.example', 'http://localhost:5173']);
   });
 
   it('accepts the seed name MAX_HISTORY_SIZE for retention; STORE_RETENTION wins', () => {

@@ -50,7 +50,10 @@ export class InMemoryEventLog implements EventLog {
     for (const topic of new Set(topics)) {
       const log = this.topics.get(topic);
       if (!log) continue;
-      if (log.droppedUpTo !== undefined && (afterId === undefined || compareIds(log.droppedUpTo, afterId) > 0)) {
+      if (
+        log.droppedUpTo !== undefined &&
+        (afterId === undefined || compareIds(log.droppedUpTo, afterId) > 0)
+      ) {
         truncated = afterId !== undefined;
       }
       parts.push(this.retainedAfter(log, afterId));
@@ -86,7 +89,8 @@ export class InMemoryEventLog implements EventLog {
 
   private retain(event: LogEvent): void {
     let log = this.topics.get(event.topic);
-    if (!log) this.topics.set(event.topic, (log = { events: [], start: 0, droppedUpTo: undefined }));
+    if (!log)
+      this.topics.set(event.topic, (log = { events: [], start: 0, droppedUpTo: undefined }));
     log.events.push(event);
     const retained = log.events.length - log.start;
     if (retained > this.retention) {

@@ -21,7 +21,9 @@ export function logStreamEmissions(
     subscriber.next(SSE_OPEN);
     return streamFromLog(log, topics, lastEventId).subscribe({
       next: (item) =>
-        subscriber.next(item.kind === 'live' ? toMessage(item.event) : replayBatch(item, toMessage)),
+        subscriber.next(
+          item.kind === 'live' ? toMessage(item.event) : replayBatch(item, toMessage),
+        ),
       error: (error: unknown) => subscriber.error(error),
       complete: () => subscriber.complete(),
     });

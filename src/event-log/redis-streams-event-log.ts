@@ -233,7 +233,7 @@ export class RedisStreamsEventLog implements EventLog {
           this.readerStarted.emit('started');
           continue;
         }
-        const reply = (await this.reader.xread(
+        const reply = await this.reader.xread(
           'COUNT',
           1000,
           'BLOCK',
@@ -241,7 +241,7 @@ export class RedisStreamsEventLog implements EventLog {
           'STREAMS',
           this.key('all'),
           `${this.lastSeen}-0`,
-        ));
+        );
         for (const [, entries] of reply ?? []) for (const entry of entries) this.dispatch(entry);
       } catch (error) {
         if (this.closed) break;

@@ -29,7 +29,9 @@ export class ReplayService {
     const items = streamFromLog(this.log, [TICKER_TOPIC], lastEventId);
     return concat(
       of(SSE_OPEN),
-      items.pipe(map((item) => (item.kind === 'live' ? this.liveMessage(item.event) : this.catchUp(item)))),
+      items.pipe(
+        map((item) => (item.kind === 'live' ? this.liveMessage(item.event) : this.catchUp(item))),
+      ),
     );
   }
 
@@ -65,7 +67,11 @@ export class ReplayService {
         });
       }
       messages.push({
-        data: { type: 'catch_up_end', message: `Caught up with ${count} message(s)`, syncCount: count },
+        data: {
+          type: 'catch_up_end',
+          message: `Caught up with ${count} message(s)`,
+          syncCount: count,
+        },
       });
     }
     return sseBatch(messages);

@@ -83,7 +83,8 @@ export class ConnectionRegistry implements OnModuleDestroy {
 
   /** Ends every stream with a reconnection hint (graceful shutdown). */
   closeAll(lastFrame: (connection: SseConnection) => string): void {
-    for (const connection of [...this.connections]) connection.end('shutdown', lastFrame(connection));
+    for (const connection of [...this.connections])
+      connection.end('shutdown', lastFrame(connection));
   }
 
   /** One pass of the shared timer; public so tests can drive it with fake timers. */

@@ -28,7 +28,14 @@ class SlowResponse extends Writable {
 }
 
 function connectionOn(res: SlowResponse, maxBufferBytes: number): SseConnection {
-  return new SseConnection(1, 'test', '127.0.0.1', res as unknown as ServerResponse, maxBufferBytes, 0);
+  return new SseConnection(
+    1,
+    'test',
+    '127.0.0.1',
+    res as unknown as ServerResponse,
+    maxBufferBytes,
+    0,
+  );
 }
 
 describe(SseConnection.name, () => {
@@ -38,7 +45,8 @@ describe(SseConnection.name, () => {
       const connection = connectionOn(res, 1024);
       const reasons: string[] = [];
       connection.onClose((reason) => reasons.push(reason));
-      for (let i = 0; i < 100 && !connection.closed; i++) connection.send(`data: ${'x'.repeat(40)}\n\n`, i);
+      for (let i = 0; i < 100 && !connection.closed; i++)
+        connection.send(`data: ${'x'.repeat(40)}\n\n`, i);
       expect(connection.closed).toBe(true);
       expect(reasons).toEqual(['slow_consumer']);
       expect(res.destroyed).toBe(true);

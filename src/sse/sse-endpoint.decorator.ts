@@ -24,7 +24,11 @@ export interface SseEndpointOptions {
  * learns that the route answers by itself), and `kind` names the stream in counts and metrics.
  * `{ method: 'POST' }` makes it a POST route with the same stream semantics (for fetch clients).
  */
-export function SseEndpoint(path: string, kind: string, options: SseEndpointOptions = {}): MethodDecorator {
+export function SseEndpoint(
+  path: string,
+  kind: string,
+  options: SseEndpointOptions = {},
+): MethodDecorator {
   const ownsResponse: MethodDecorator = (target, key, descriptor) => {
     const handler = descriptor.value as unknown as (...args: unknown[]) => unknown;
     Res()(target, key, handler.length);
@@ -59,7 +63,9 @@ export function streamOf(handOver: StreamHandOver): Observable<SseEmission> {
  * message, and every message goes from the handler's Observable straight to the connection. The
  * handler's own metadata (guards, and anything a decorator below this one set) moves to the wrapper.
  */
-function handsOverStream(handler: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+function handsOverStream(
+  handler: (...args: unknown[]) => unknown,
+): (...args: unknown[]) => unknown {
   const handOver = (result: unknown): unknown =>
     isObservable(result) ? { [STREAM]: result as Observable<SseEmission> } : result;
   const wrapper = function (this: unknown, ...args: unknown[]): unknown {

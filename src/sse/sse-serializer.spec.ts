@@ -12,11 +12,17 @@ describe('serializeMessage', () => {
   });
 
   it('splits multi-line data into several data: lines, whatever the line break', () => {
-    expect(serializeMessage({ data: 'a\nb\r\nc\rd' })).toBe('data: a\ndata: b\ndata: c\ndata: d\n\n');
+    expect(serializeMessage({ data: 'a\nb\r\nc\rd' })).toBe(
+      'data: a\ndata: b\ndata: c\ndata: d\n\n',
+    );
   });
 
   it('never lets CR or LF reach an event:, id: or retry: line', () => {
-    const frame = serializeMessage({ type: 'x\n\ndata: pwned', id: '1\r\nevent: evil', data: 'ok' });
+    const frame = serializeMessage({
+      type: 'x\n\ndata: pwned',
+      id: '1\r\nevent: evil',
+      data: 'ok',
+    });
     expect(frame).toBe('event: xdata: pwned\nid: 1event: evil\ndata: ok\n\n');
     expect(frame.split('\n\n')).toHaveLength(2); // exactly one frame
   });

@@ -101,7 +101,9 @@ export class SseInterceptor implements NestInterceptor {
             return;
           }
           const message =
-            error instanceof HttpException ? error.message : 'The stream failed; reconnect to resume';
+            error instanceof HttpException
+              ? error.message
+              : 'The stream failed; reconnect to resume';
           if (!(error instanceof HttpException)) this.logger.error(error);
           connection.end('error', serializeMessage({ data: { type: 'error', message } }));
         },

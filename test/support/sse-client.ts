@@ -19,7 +19,10 @@ export class RecordingEventSource {
   errors = 0;
   private waiters: Array<() => void> = [];
 
-  constructor(url: string, init?: EventSourceInit & { types?: string[]; headers?: Record<string, string> }) {
+  constructor(
+    url: string,
+    init?: EventSourceInit & { types?: string[]; headers?: Record<string, string> },
+  ) {
     const headers = init?.headers;
     this.source = new EventSource(url, {
       ...init,
@@ -35,7 +38,12 @@ export class RecordingEventSource {
       } catch {
         json = undefined;
       }
-      this.events.push({ type: event.type, data: event.data, lastEventId: event.lastEventId, json });
+      this.events.push({
+        type: event.type,
+        data: event.data,
+        lastEventId: event.lastEventId,
+        json,
+      });
       this.notify();
     };
     this.source.addEventListener('message', record);
@@ -51,7 +59,11 @@ export class RecordingEventSource {
   }
 
   /** Resolves once `predicate` holds over what was received; rejects after `timeoutMs`. */
-  waitFor(predicate: (events: ReceivedEvent[]) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  waitFor(
+    predicate: (events: ReceivedEvent[]) => boolean,
+    timeoutMs = 10_000,
+    what = 'condition',
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (predicate(this.events)) {
@@ -63,7 +75,11 @@ export class RecordingEventSource {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`,
+          ),
+        );
       }, timeoutMs);
       const waiter = () => void check();
       const cleanup = () => {
@@ -129,23 +145,27 @@ export class StreamReader {
   constructor(url: string, options: StreamRequest = {}) {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers = { ...(body ? { 'Content-Type': 'application/json' } : {}), ...options.headers };
-    this.request = http.request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
-      this.response = res;
-      this.status = res.statusCode ?? 0;
-      this.headers = res.headers;
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        this.text += chunk;
+    this.request = http.request(
+      url,
+      { method: options.method ?? 'GET', headers, agent: false },
+      (res) => {
+        this.response = res;
+        this.status = res.statusCode ?? 0;
+        this.headers = res.headers;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          this.text += chunk;
+          this.notify();
+        });
+        const done = () => {
+          this.ended = true;
+          this.notify();
+        };
+        res.on('end', done);
+        res.on('close', done);
         this.notify();
-      });
-      const done = () => {
-        this.ended = true;
-        this.notify();
-      };
-      res.on('end', done);
-      res.on('close', done);
-      this.notify();
-    });
+      },
+    );
     this.request.on('error', () => {
       this.ended = true;
       this.notify();
@@ -153,7 +173,11 @@ export class StreamReader {
     this.request.end(body);
   }
 
-  waitFor(predicate: (stream: this) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  waitFor(
+    predicate: (stream: this) => boolean,
+    timeoutMs = 10_000,
+    what = 'condition',
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (!predicate(this)) return false;
@@ -163,7 +187,9 @@ export class StreamReader {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text.slice(-2000))}`));
+        reject(
+          new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text.slice(-2000))}`),
+        );
       }, timeoutMs);
       const waiter = () => void check();
       const cleanup = () => {

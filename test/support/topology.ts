@@ -17,7 +17,6 @@ import {
  * The app is compiled once for the tests (buildAppOnce), so no prior `npm run build` is needed.
  */
 
-
 /** Quiet defaults for the replicas; a test passes what it needs on top. */
 const REPLICA_ENV: Record<string, string> = {
   NODE_ENV: 'test',
@@ -55,7 +54,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   const mainJs = await buildAppOnce();
   const replicas: Replica[] = [];
   try {
-    for (let i = 0; i < options.replicas; i++) replicas.push(await startReplica(mainJs, options.env ?? {}));
+    for (let i = 0; i < options.replicas; i++)
+      replicas.push(await startReplica(mainJs, options.env ?? {}));
     const nginx = await startNginx({ ...options.nginx, upstreams: replicas.map((r) => r.port) });
     return {
       nginx,

@@ -7,7 +7,8 @@ export const DEFAULT_TYPEWRITER_TEXT =
 /** `?text=`: optional, 1..maxLength characters (counted as Unicode code points). */
 export function parseTypewriterText(raw: unknown, maxLength: number): string[] {
   if (raw === undefined) return Array.from(DEFAULT_TYPEWRITER_TEXT);
-  if (typeof raw !== 'string') throw new BadRequestException('text must be given once, as a string');
+  if (typeof raw !== 'string')
+    throw new BadRequestException('text must be given once, as a string');
   const chars = Array.from(raw);
   if (chars.length === 0) throw new BadRequestException('text must not be empty');
   if (chars.length > maxLength) {
