@@ -50,7 +50,7 @@ export interface JsonResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  json: any;  
+  json: any;
 }
 
 /** A plain request that reads the whole (non-stream) body: 4xx, 204, DELETE answers. */

@@ -5,7 +5,7 @@ export interface JsonResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  json: any;  
+  json: any;
 }
 
 /** A POST with a JSON body (an object is stringified, a string is sent as is). */
