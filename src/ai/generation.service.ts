@@ -23,6 +23,7 @@ import {
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { compareIds, EVENT_LOG, EventLog, LogEvent, Unsubscribe } from '../event-log/event-log';
+import { messagePerEvent } from '../event-log/log-stream-emissions';
 import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
 import { AiAbortReason, AiGenerationOutcome, MetricsService } from '../metrics/metrics.service';
 import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
@@ -90,7 +91,6 @@ export class GenerationService implements OnModuleDestroy {
   /** Generations running on this instance, and ended ones until their terminal event is written. */
   private readonly generations = new Map<string, Generation>();
   private running = 0;
-  private readonly messages = new WeakMap<LogEvent, SseMessage>();
 
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
@@ -310,14 +310,10 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   /** A log event's message, built once and shared by every stream it is written to. */
-  private messageOf(event: LogEvent): SseMessage {
-    let message = this.messages.get(event);
-    if (!message) {
-      message = { id: event.id, data: toWire(event.data as AiEvent) };
-      this.messages.set(event, message);
-    }
-    return message;
-  }
+  private readonly messageOf = messagePerEvent((event): SseMessage => ({
+    id: event.id,
+    data: toWire(event.data as AiEvent),
+  }));
 
   private async run(generation: Generation, messages: readonly ChatMessage[]): Promise<void> {
     let outcome: AiEvent = { type: 'done' };

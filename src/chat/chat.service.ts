@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
-import { logStreamEmissions } from '../event-log/log-stream-emissions';
+import { logStreamEmissions, messagePerEvent } from '../event-log/log-stream-emissions';
 import { SseEmission, SseMessage } from '../sse/sse-message';
 import { ChatMessageDto, ChatMessagePayload, roomTopic } from './dto/chat-message.dto';
 
@@ -15,8 +15,6 @@ interface ChatRecord {
 /** Chat rooms on the event log: a message is an event of `chat:<roomId>`, so reconnects replay. */
 @Injectable()
 export class ChatService {
-  private readonly messages = new WeakMap<LogEvent, SseMessage>();
-
   constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
 
   async post(roomId: string, dto: ChatMessageDto): Promise<LogEvent> {
@@ -30,20 +28,15 @@ export class ChatService {
     );
   }
 
-  private message(event: LogEvent): SseMessage {
-    let message = this.messages.get(event);
-    if (!message) {
-      const record = event.data as ChatRecord;
-      const payload: ChatMessagePayload = {
-        type: 'message',
-        roomId: record.roomId,
-        user: record.user,
-        text: record.text,
-        timestamp: new Date(event.timestamp).toISOString(),
-      };
-      message = { id: event.id, data: payload };
-      this.messages.set(event, message);
-    }
-    return message;
-  }
+  private readonly message = messagePerEvent((event): SseMessage => {
+    const record = event.data as ChatRecord;
+    const payload: ChatMessagePayload = {
+      type: 'message',
+      roomId: record.roomId,
+      user: record.user,
+      text: record.text,
+      timestamp: new Date(event.timestamp).toISOString(),
+    };
+    return { id: event.id, data: payload };
+  });
 }

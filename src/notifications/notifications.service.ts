@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
-import { logStreamEmissions } from '../event-log/log-stream-emissions';
+import { EVENT_LOG, EventLog } from '../event-log/event-log';
+import { logStreamEmissions, messagePerEvent } from '../event-log/log-stream-emissions';
 import { SseEmission, SseMessage } from '../sse/sse-message';
 import { BROADCAST_TOPIC, userTopic } from '../topics/dto/topic-name';
 import {
@@ -19,8 +19,6 @@ export const NOTIFICATION_TYPE = 'notification';
  */
 @Injectable()
 export class NotificationsService {
-  private readonly messages = new WeakMap<LogEvent, SseMessage>();
-
   constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
 
   /** The topics one notification is written to. */
@@ -48,21 +46,16 @@ export class NotificationsService {
     return logStreamEmissions(this.log, topics, lastEventId, (event) => this.message(event));
   }
 
-  private message(event: LogEvent): SseMessage {
-    let message = this.messages.get(event);
-    if (!message) {
-      const record = event.data as NotificationRecord;
-      const payload: NotificationPayload = {
-        type: 'notification',
-        id: event.id,
-        title: record.title,
-        body: record.body,
-        timestamp: new Date(event.timestamp).toISOString(),
-      };
-      if (record.data !== undefined) payload.data = record.data;
-      message = { id: event.id, type: NOTIFICATION_TYPE, data: payload };
-      this.messages.set(event, message);
-    }
-    return message;
-  }
+  private readonly message = messagePerEvent((event): SseMessage => {
+    const record = event.data as NotificationRecord;
+    const payload: NotificationPayload = {
+      type: 'notification',
+      id: event.id,
+      title: record.title,
+      body: record.body,
+      timestamp: new Date(event.timestamp).toISOString(),
+    };
+    if (record.data !== undefined) payload.data = record.data;
+    return { id: event.id, type: NOTIFICATION_TYPE, data: payload };
+  });
 }

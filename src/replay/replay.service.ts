@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { concat, map, Observable, of } from 'rxjs';
+import { Observable } from 'rxjs';
 import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
-import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
-import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
+import { logStreamEmissions, messagePerEvent, ReplayItem } from '../event-log/log-stream-emissions';
+import { sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
 import { TICKER_TOPIC, TickerMessage } from './ticker.service';
 
 /** A ticker event as the seed's replay clients know it. */
@@ -20,31 +20,20 @@ interface ReplayPayload {
  */
 @Injectable()
 export class ReplayService {
-  /** Each live event's message, built once and shared by every connection it is sent to. */
-  private readonly liveMessages = new WeakMap<LogEvent, SseMessage>();
-
   constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
 
   stream(lastEventId: string | undefined): Observable<SseEmission> {
-    const items = streamFromLog(this.log, [TICKER_TOPIC], lastEventId);
-    return concat(
-      of(SSE_OPEN),
-      items.pipe(
-        map((item) => (item.kind === 'live' ? this.liveMessage(item.event) : this.catchUp(item))),
-      ),
+    return logStreamEmissions(this.log, [TICKER_TOPIC], lastEventId, this.liveMessage, (item) =>
+      this.catchUp(item),
     );
   }
 
-  private liveMessage(event: LogEvent): SseMessage {
-    let message = this.liveMessages.get(event);
-    if (!message) {
-      message = { id: event.id, data: payload(event) };
-      this.liveMessages.set(event, message);
-    }
-    return message;
-  }
+  private readonly liveMessage = messagePerEvent((event): SseMessage => ({
+    id: event.id,
+    data: payload(event),
+  }));
 
-  private catchUp(item: Extract<LogStreamItem, { kind: 'replay' }>): SseEmission {
+  private catchUp(item: ReplayItem): SseEmission {
     const connected: SseMessage = {
       data: {
         type: 'connected',

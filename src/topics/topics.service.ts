@@ -2,7 +2,7 @@ import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { matchesAny } from '../auth/topic-pattern';
 import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
-import { logStreamEmissions } from '../event-log/log-stream-emissions';
+import { logStreamEmissions, messagePerEvent } from '../event-log/log-stream-emissions';
 import { SseEmission, SseMessage } from '../sse/sse-message';
 import { RESERVED_TOPIC_PATTERNS } from './dto/publish-event.dto';
 
@@ -22,9 +22,6 @@ export interface TopicEventPayload {
  */
 @Injectable()
 export class TopicsService {
-  /** Each live event's message, built once and shared by every connection it is sent to. */
-  private readonly messages = new WeakMap<LogEvent, SseMessage>();
-
   constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
 
   async publish(topic: string, type: string, data: unknown): Promise<LogEvent> {
@@ -40,19 +37,14 @@ export class TopicsService {
     return logStreamEmissions(this.log, topics, lastEventId, (event) => this.message(event));
   }
 
-  private message(event: LogEvent): SseMessage {
-    let message = this.messages.get(event);
-    if (!message) {
-      const payload: TopicEventPayload = {
-        id: event.id,
-        topic: event.topic,
-        type: event.type,
-        data: event.data,
-        timestamp: new Date(event.timestamp).toISOString(),
-      };
-      message = { id: event.id, type: event.type, data: payload };
-      this.messages.set(event, message);
-    }
-    return message;
-  }
+  private readonly message = messagePerEvent((event): SseMessage => {
+    const payload: TopicEventPayload = {
+      id: event.id,
+      topic: event.topic,
+      type: event.type,
+      data: event.data,
+      timestamp: new Date(event.timestamp).toISOString(),
+    };
+    return { id: event.id, type: event.type, data: payload };
+  });
 }
