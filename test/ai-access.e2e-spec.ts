@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { GenerationService } from '../src/ai/generation.service';
-import { HttpStream, JsonResponse, request } from './support/ai-client';
+import { HttpStream } from './support/ai-client';
 import { RunningApp, startApp } from './support/app';
-import { mintToken } from './support/http';
+import { JsonResponse, mintToken, request } from './support/http';
 
 const SECRET = 'e2e-ai-access-secret-0123456789abcdef';
 const CHAT = { messages: [{ role: 'user', content: 'What is SSE?' }] };

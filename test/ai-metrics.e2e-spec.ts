@@ -1,4 +1,5 @@
-import { HttpStream, request } from './support/ai-client';
+import { HttpStream } from './support/ai-client';
+import { request } from './support/http';
 import { RunningApp, startApp } from './support/app';
 import { parseExposition } from './support/metrics';
 import { get } from './support/sse-client';

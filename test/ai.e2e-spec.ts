@@ -1,7 +1,8 @@
 import { GenerationService } from '../src/ai/generation.service';
 import { demoAnswer } from '../src/ai/providers/demo-ai.provider';
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
-import { dataFrames, Frame, HttpStream, request } from './support/ai-client';
+import { dataFrames, Frame, HttpStream } from './support/ai-client';
+import { request } from './support/http';
 import { startApp, RunningApp } from './support/app';
 import { FakeOpenAi } from './support/fake-openai';
 import { RecordingEventSource } from './support/sse-client';

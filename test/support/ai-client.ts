@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { StreamReader, StreamRequest } from './sse-client';
 
 /** The fields an AI stream's data may carry (start, chunk, done, error, reset). */
@@ -44,50 +43,4 @@ export class HttpStream extends StreamReader {
   frames(): Frame[] {
     return dataFrames(this.text);
   }
-}
-
-export interface JsonResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json: any;
-}
-
-/** A plain request that reads the whole (non-stream) body: 4xx, 204, DELETE answers. */
-export function request(
-  url: string,
-  method: 'GET' | 'POST' | 'DELETE',
-  options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
-): Promise<JsonResponse> {
-  const body =
-    options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method,
-        agent: false,
-        headers: {
-          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-          ...options.headers,
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }

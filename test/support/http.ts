@@ -8,23 +8,25 @@ export interface JsonResponse {
   json: any;
 }
 
-/** A POST with a JSON body (an object is stringified, a string is sent as is). */
-export function post(
+/** A plain request that reads the whole (non-stream) body: 4xx, 204, DELETE answers. */
+export function request(
   url: string,
-  body: unknown,
-  headers: Record<string, string> = {},
+  method: 'GET' | 'POST' | 'DELETE',
+  options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<JsonResponse> {
-  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  const body =
+    options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
       {
-        method: 'POST',
+        method,
         agent: false,
         headers: {
-          'Content-Type': 'application/json',
-          'Content-Length': Buffer.byteLength(payload),
-          ...headers,
+          ...(body !== undefined
+            ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
+            : {}),
+          ...options.headers,
         },
       },
       (res) => {
@@ -34,7 +36,7 @@ export function post(
         res.on('end', () => {
           let json: unknown;
           try {
-            json = JSON.parse(text);
+            json = text ? JSON.parse(text) : undefined;
           } catch {
             json = undefined;
           }
@@ -43,8 +45,19 @@ export function post(
       },
     );
     req.on('error', reject);
-    req.end(payload);
+    req.end(body);
   });
+}
+
+/** A POST with a JSON body (an object is stringified, a string is sent as is). */
+export function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse> {
+  return typeof body === 'string'
+    ? request(url, 'POST', { rawBody: body, headers })
+    : request(url, 'POST', { body, headers });
 }
 
 /** Resolves once `condition` holds, checking every few ms; rejects after `timeoutMs`. */

@@ -1,6 +1,35 @@
 import { EventSource, type EventSourceInit } from 'eventsource';
 import http from 'node:http';
 
+/** Conditions waited on until something new arrives; each resolves when its check holds. */
+class Waiters {
+  private pending: Array<() => void> = [];
+
+  waitFor(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter = () => {
+        if (!check()) return false;
+        cleanup();
+        resolve();
+        return true;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${describe()}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.pending = this.pending.filter((w) => w !== waiter);
+      };
+      if (!waiter()) this.pending.push(waiter);
+    });
+  }
+
+  notify(): void {
+    for (const waiter of [...this.pending]) waiter();
+  }
+}
+
 export interface ReceivedEvent {
   type: string;
   data: string;
@@ -17,7 +46,7 @@ export class RecordingEventSource {
   readonly events: ReceivedEvent[] = [];
   opens = 0;
   errors = 0;
-  private waiters: Array<() => void> = [];
+  private readonly waiters = new Waiters();
 
   constructor(
     url: string,
@@ -64,30 +93,11 @@ export class RecordingEventSource {
     timeoutMs = 10_000,
     what = 'condition',
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (predicate(this.events)) {
-          cleanup();
-          resolve();
-          return true;
-        }
-        return false;
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(
-            `timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`,
-          ),
-        );
-      }, timeoutMs);
-      const waiter = () => void check();
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-      };
-      if (!check()) this.waiters.push(waiter);
-    });
+    return this.waiters.waitFor(
+      () => predicate(this.events),
+      timeoutMs,
+      () => `${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`,
+    );
   }
 
   waitForOpen(count = 1, timeoutMs = 10_000): Promise<void> {
@@ -99,7 +109,7 @@ export class RecordingEventSource {
   }
 
   private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.waiters.notify();
   }
 }
 
@@ -140,7 +150,7 @@ export class StreamReader {
   ended = false;
   readonly request: http.ClientRequest;
   response: http.IncomingMessage | undefined;
-  private waiters: Array<() => void> = [];
+  private readonly waiters = new Waiters();
 
   constructor(url: string, options: StreamRequest = {}) {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -178,26 +188,11 @@ export class StreamReader {
     timeoutMs = 10_000,
     what = 'condition',
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate(this)) return false;
-        cleanup();
-        resolve();
-        return true;
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text.slice(-2000))}`),
-        );
-      }, timeoutMs);
-      const waiter = () => void check();
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-      };
-      if (!check()) this.waiters.push(waiter);
-    });
+    return this.waiters.waitFor(
+      () => predicate(this),
+      timeoutMs,
+      () => `${what}; got ${JSON.stringify(this.text.slice(-2000))}`,
+    );
   }
 
   /** Resolves once the server ended the response. */
@@ -210,7 +205,7 @@ export class StreamReader {
   }
 
   private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.waiters.notify();
   }
 }
 
