@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from './app-config';
 import { ConfigError, parseEnv } from './env.schema';
 
@@ -59,5 +62,57 @@ describe('parseEnv', () => {
 
   it('treats an empty value as unset', () => {
     expect(loadConfig({ PORT: '' }).http.port).toBe(3000);
+  });
+
+  describe('NAME_FILE (the _FILE convention of official images)', () => {
+    let dir: string;
+    const file = (name: string, content: string) => {
+      const at = path.join(dir, name);
+      writeFileSync(at, content);
+      return at;
+    };
+    beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-env-file-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads AUTH_JWT_SECRET from AUTH_JWT_SECRET_FILE, without the trailing line break', () => {
+      const secretFile = file('jwt', 'from-the-file\n');
+      const config = loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET_FILE: secretFile });
+      expect(config.auth.jwtSecret).toBe('from-the-file');
+    });
+
+    it('works for any variable, and validates what the file holds like the variable', () => {
+      expect(loadConfig({ PORT_FILE: file('port', '4100\n') }).http.port).toBe(4100);
+      const bad = () => parseEnv({ PORT_FILE: file('bad-port', 'http\n') });
+      expect(bad).toThrow(ConfigError);
+      expect(bad).toThrow(/PORT: .*\(read from PORT_FILE\)/);
+    });
+
+    it('lets the variable itself win when both are set', () => {
+      const secretFile = file('jwt', 'from-the-file');
+      const config = loadConfig({ AUTH_JWT_SECRET: 'plain', AUTH_JWT_SECRET_FILE: secretFile });
+      expect(config.auth.jwtSecret).toBe('plain');
+    });
+
+    it('stops start-up naming the variable when the file cannot be read', () => {
+      const missing = path.join(dir, 'nope');
+      const start = () => parseEnv({ AUTH_JWT_SECRET_FILE: missing });
+      expect(start).toThrow(ConfigError);
+      expect(start).toThrow(`AUTH_JWT_SECRET_FILE: cannot read "${missing}" (ENOENT)`);
+      expect(() => parseEnv({ AUTH_JWT_SECRET_FILE: dir })).toThrow(
+        /AUTH_JWT_SECRET_FILE: cannot read .* \(EISDIR\)/,
+      );
+    });
+
+    it('stops start-up on an empty file rather than running without the value', () => {
+      expect(() => parseEnv({ AUTH_JWT_SECRET_FILE: file('empty', '\n') })).toThrow(
+        /AUTH_JWT_SECRET_FILE: ".*" is empty/,
+      );
+    });
+
+    it('never echoes a value read from a file in an error', () => {
+      const start = () => parseEnv({ STORE_FILE: file('store', 'sekrit-looking') });
+      expect(start).toThrow(/STORE: .*\(read from STORE_FILE\)/);
+      expect(start).not.toThrow(/sekrit-looking/);
+    });
   });
 });

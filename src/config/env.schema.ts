@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Integer milliseconds (or counts) from an environment string; rejects "abc", "1.5", "-1". */
@@ -90,7 +91,8 @@ export const envSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['AUTH_JWT_SECRET'],
-        message: 'is required when NODE_ENV=production (open mode is for local use only)',
+        message:
+          'is required when NODE_ENV=production (set it, or AUTH_JWT_SECRET_FILE to a file holding it; open mode is for local use only)',
       });
     }
   });
@@ -101,17 +103,67 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** Suffix of the variables that name a file holding another variable's value (see readFileVariables). */
+export const FILE_SUFFIX = '_FILE';
+
+/**
+ * The `_FILE` convention of official container images: for every variable NAME above, NAME_FILE is
+ * the path of a file holding its value (a Docker or Kubernetes secret, a volume written by a
+ * one-shot container). NAME itself wins when it is set; the file's content loses one trailing line
+ * break. A file that cannot be read, or is empty, is a problem named after NAME_FILE. Values read
+ * from files are marked secret, so error messages never echo them.
+ */
+function readFileVariables(present: Record<string, string>): {
+  values: Record<string, string>;
+  fromFiles: Set<string>;
+  problems: string[];
+} {
+  const values = { ...present };
+  const fromFiles = new Set<string>();
+  const problems: string[] = [];
+  for (const name of Object.keys(envSchema.shape)) {
+    const fileVariable = `${name}${FILE_SUFFIX}`;
+    const file = present[fileVariable];
+    delete values[fileVariable];
+    if (file === undefined || name in present) continue;
+    let content: string;
+    try {
+      content = readFileSync(file.trim(), 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      problems.push(`${fileVariable}: cannot read "${file}" (${reason})`);
+      continue;
+    }
+    if (content.trim() === '') {
+      problems.push(`${fileVariable}: "${file}" is empty`);
+      continue;
+    }
+    values[name] = content;
+    fromFiles.add(name);
+  }
+  return { values, fromFiles, problems };
+}
+
 /** Parses the raw environment; throws a ConfigError whose message names every bad variable. */
 export function parseEnv(raw: Record<string, string | undefined>): Env {
   // An empty value counts as unset, as in most .env tooling.
   const present = Object.fromEntries(
-    Object.entries(raw).filter(([, v]) => v !== undefined && v.trim() !== ''),
+    Object.entries(raw).filter((entry): entry is [string, string] => {
+      const value = entry[1];
+      return value !== undefined && value.trim() !== '';
+    }),
   );
-  const result = envSchema.safeParse(present);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
+  const { values, fromFiles, problems } = readFileVariables(present);
+  const result = envSchema.safeParse(values);
+  if (result.success && problems.length === 0) return result.data;
+  for (const issue of result.success ? [] : result.error.issues) {
     const name = issue.path.join('.');
-    return `${name}: ${issue.message}${name in present ? ` (got "${present[name]}")` : ''}`;
-  });
+    const got = fromFiles.has(name)
+      ? ` (read from ${name}${FILE_SUFFIX})`
+      : name in values
+        ? ` (got "${values[name]}")`
+        : '';
+    problems.push(`${name}: ${issue.message}${got}`);
+  }
   throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
 }
