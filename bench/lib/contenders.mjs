@@ -145,6 +145,11 @@ export async function startServer(contender, extraEnv = {}) {
 
 export const stopServer = (server) => stop(server?.child);
 
+/**
+ * @param {number} port
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown, headers?: Record<string, string>, timeoutMs?: number }} [options]
+ */
 export function httpRequest(
   port,
   path,
