@@ -23,6 +23,7 @@ export default tseslint.config(
       'public/',
       'eslint.config.mjs',
       'jest.config.ts',
+      'jest.stack.config.ts',
       'test-artifacts/',
       'scripts/',
     ],

@@ -87,7 +87,9 @@ class Subscription extends HttpStream {
     const sock = connectRaw(port, (buf) => this.onData(buf));
     this.sock = sock;
     sock.on('connect', () => sock.write(requestHead(HOST, port, path, headers)));
-    sock.on('error', (err) => this.fail(/** @type {NodeJS.ErrnoException} */ (err).code || err.message));
+    sock.on('error', (err) =>
+      this.fail(/** @type {NodeJS.ErrnoException} */ (err).code || err.message),
+    );
     sock.on('close', () => this.onClose());
   }
 
@@ -489,7 +491,9 @@ function openFrameStream({ port, path, headers = {}, timeoutMs }, onFrame) {
       if (result.ttfbMs === undefined) result.ttfbMs = performance.now() - t0;
       reader.feed(buf);
     });
-    sock.on('error', (err) => finish(/** @type {NodeJS.ErrnoException} */ (err).code || err.message));
+    sock.on('error', (err) =>
+      finish(/** @type {NodeJS.ErrnoException} */ (err).code || err.message),
+    );
     sock.on('close', () => finish('closed'));
   });
 }

@@ -40,7 +40,8 @@ export interface ContainerDeath {
   exitCode: number;
 }
 
-const SETUP_TIMEOUT_MS = 30 * 60_000;
+/** The stack's app image after a run, kept as the build cache of the next one. */
+export const CACHE_IMAGE = 'rivulet-stack-cache:latest';
 
 function baseEnv(home: string): NodeJS.ProcessEnv {
   return {
@@ -64,7 +65,7 @@ export async function startEngine(dir: string): Promise<StackEngine> {
   const dockerConfig = path.join(dir, 'docker-config');
   mkdirSync(dockerConfig);
   writeFileSync(path.join(dockerConfig, 'config.json'), '{}');
-  const probeEnv = { ...baseEnv(dir), DOCKER_CONFIG: dockerConfig };
+  const probeEnv: NodeJS.ProcessEnv = { ...baseEnv(dir), DOCKER_CONFIG: dockerConfig };
   if (process.env.DOCKER_HOST) probeEnv.DOCKER_HOST = process.env.DOCKER_HOST;
   if (await dockerAnswers(probeEnv)) {
     return {
@@ -72,7 +73,7 @@ export async function startEngine(dir: string): Promise<StackEngine> {
       cli: 'docker',
       compose: ['docker', 'compose'],
       env: probeEnv,
-      stop: async () => undefined,
+      stop: () => Promise.resolve(),
     };
   }
   return startPodman(dir, dockerConfig);
@@ -188,7 +189,14 @@ export async function startStack(options: { replicas: number }): Promise<Stack> 
     if (disposed) return;
     disposed = true;
     try {
-      await compose(['down', '--volumes', '--remove-orphans', '--rmi', 'local', '--timeout', '30']);
+      await compose(['down', '--volumes', '--remove-orphans', '--timeout', '30']);
+      // The image this project built keeps one stable name and loses the project's: the next run's
+      // build finds every layer cached, and runs leave no image per project name behind.
+      const image = `${project}-app`;
+      if ((await cli(['image', 'inspect', image])).code === 0) {
+        await cli(['tag', image, CACHE_IMAGE]);
+        await cli(['rmi', image]);
+      }
     } finally {
       await healthchecks?.stop();
       await engine.stop();
