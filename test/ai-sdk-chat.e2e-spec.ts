@@ -204,6 +204,25 @@ describe.each([['memory'], ['redis']] as const)('AI SDK chats on STORE=%s', (sto
     expect(fake.requests[0]!.aborted).toBe(false);
   });
 
+  it('a tab that closes only detaches: with nobody back within AI_DETACH_GRACE_MS the model call is aborted', async () => {
+    fake.behaviour = { kind: 'tokens', tokens: TOKENS, holdAfter: 2 };
+    const [a, b] = await startTopology({ AI_DETACH_GRACE_MS: '300' });
+    const chatId = `chat-${randomUUID()}`;
+    const first = send(transportFor(a), chatId, 'Leave me');
+    const partial = await readUntil(
+      await first.stream,
+      (m) => textOf(m) === TOKENS.slice(0, 2).join(''),
+    );
+    first.abort.abort();
+    // Still running right after the tab left: a reconnect would get it (the negative control).
+    expect(fake.requests[0]!.aborted).toBe(false);
+    await fake.waitForAborts(1);
+    expect(await reconnect(transportFor(b), chatId)).toBeNull();
+    const { events } = await logOf(b).readAfter([aiTopic(partial.id)], undefined);
+    expect(events[events.length - 1]!.data).toMatchObject({ type: 'error', reason: 'abandoned' });
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it('a reconnect after the answer finished gets null (204), and an unknown chat is a 404', async () => {
     fake.behaviour = { kind: 'tokens', tokens: TOKENS };
     const [a, b] = await startTopology();
