@@ -163,6 +163,7 @@ describe(`docker compose up --build --scale app=${REPLICAS} (fresh clone, no var
   it('serves every demo page and the browser client through nginx', async () => {
     const pages = readdirSync(path.join(REPO, 'public')).filter((f) => f.endsWith('.html'));
     expect(pages.length).toBeGreaterThan(3);
+    const checked = new Set<string>();
     for (const page of ['', ...pages]) {
       const response = await get(`${stack.url}/${page}`);
       expect([page, response.status, response.headers['content-type']]).toEqual([
@@ -171,6 +172,14 @@ describe(`docker compose up --build --scale app=${REPLICAS} (fresh clone, no var
         expect.stringMatching(/^text\/html/),
       ]);
       expect(response.body).toMatch(/<html/i);
+      // And what the page loads from the same origin: scripts (public/build/ bundles included,
+      // which the image builds itself), styles, icons.
+      for (const [, asset = ''] of response.body.matchAll(/(?:src|href)="(\/[^"]*)"/g)) {
+        if (checked.has(asset)) continue;
+        checked.add(asset);
+        const loaded = await get(`${stack.url}${asset}`);
+        expect([page, asset, loaded.status]).toEqual([page, asset, 200]);
+      }
     }
     const client = await get(`${stack.url}/rivulet-client.js`);
     expect(client.status).toBe(200);
@@ -211,7 +220,7 @@ describe(`docker compose up --build --scale app=${REPLICAS} (fresh clone, no var
 
     for (let i = 3; i < 6; i++)
       published.push((await publish(topic, { i }, token)).json.id as string);
-    await client.waitFor(() => received().length >= 6, 60_000, 'all six events after the resume');
+    await client.waitFor(() => received().length >= 6, 180_000, 'all six events after the resume');
     expect(client.opens).toBeGreaterThanOrEqual(2);
     // Every event exactly once, in order: the resume asked for what came after the last one seen.
     expect(received()).toEqual(published);
