@@ -65,11 +65,18 @@ default_ulimits = ["nofile=19999:19999", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
+# No systemd journal here. The default file (/run/libpod/events/events.log) is rotated at 1 MB,
+# and a rotation under a running `podman events` loses what follows (healthcheck runs log an
+# event every few seconds per container): a file of our own, rotated rarely.
 events_logger = "file"
+events_logfile_path = "@CACHE@/events/events.log"
+events_logfile_max_size = "256m"
 
 [network]
 network_backend = "netavark"
 EOF
+sed -i "s|@CACHE@|$CACHE|g" "$CACHE/containers.conf.new"
+mkdir -p "$CACHE/events"
 mv "$CACHE/containers.conf.new" "$CACHE/containers.conf"
 export CONTAINERS_CONF=$CACHE/containers.conf
 

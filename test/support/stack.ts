@@ -193,9 +193,15 @@ export async function startStack(options: { replicas: number }): Promise<Stack> 
       // The image this project built keeps one stable name and loses the project's: the next run's
       // build finds every layer cached, and runs leave no image per project name behind.
       const image = `${project}-app`;
-      if ((await cli(['image', 'inspect', image])).code === 0) {
+      const idOf = async (name: string) =>
+        (await cli(['image', 'inspect', '--format', '{{.Id}}', name])).stdout.trim();
+      const built = await idOf(image);
+      if (built !== '') {
+        const previous = await idOf(CACHE_IMAGE);
         await cli(['tag', image, CACHE_IMAGE]);
         await cli(['rmi', image]);
+        // The previous run's image, when this run built a different one: no longer named, gone.
+        if (previous !== '' && previous !== built) await cli(['rmi', previous]);
       }
     } finally {
       await healthchecks?.stop();
