@@ -18,7 +18,7 @@ const claimsSchema = z.object({
 });
 
 /**
- * Access control (CONTRACT §4). With AUTH_JWT_SECRET unset, open mode: every request may subscribe and
+ * Access control (docs/protocol.md §4). With AUTH_JWT_SECRET unset, open mode: every request may subscribe and
  * publish, and tokens are ignored. With it set, an HS256 JWT (header, `access_token` query parameter
  * or cookie) is verified and its scopes checked:
  *
