@@ -2,7 +2,7 @@ import { ForbiddenException, Inject, Injectable, UnauthorizedException } from '@
 import { errors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { BROADCAST_TOPIC } from '../topics/dto/topic-name';
+import { BROADCAST_TOPIC } from '../common/topic-names';
 import { extractAccessToken, TokenSource } from './access-token';
 import { AccessAction, Principal } from './principal';
 import { isTopicPattern, matchesAny } from './topic-pattern';
