@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
-import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
-import type { EventLog, LogEvent } from './event-log';
-import { LogStreamItem, streamFromLog } from './event-stream';
+import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from './sse-message';
+import type { EventLog, LogEvent } from '../event-log/event-log';
+import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
 
 export type ReplayItem = Extract<LogStreamItem, { kind: 'replay' }>;
 
