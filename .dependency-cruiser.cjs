@@ -96,6 +96,13 @@ module.exports = {
       to: { path: '^src/(main|app[.]module|app[.]factory)[.]ts$' },
     },
     {
+      name: 'app-does-not-import-tests',
+      comment: 'src/ never imports test/ (test helpers are not shipped in dist/).',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^test/' },
+    },
+    {
       name: 'not-to-unresolvable',
       comment: 'An import that resolves to nothing is a mistake (or a missing dependency).',
       severity: 'error',

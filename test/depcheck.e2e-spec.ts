@@ -148,6 +148,11 @@ describe('npm run depcheck', () => {
       { ...CLEAN, 'src/chat/chat.module.ts': ['src/app.module.ts'] },
       'nothing-imports-the-app',
     ],
+    [
+      'the app importing a test helper',
+      { ...CLEAN, 'src/chat/chat.module.ts': ['test/support/http.ts'], 'test/support/http.ts': [] },
+      'app-does-not-import-tests',
+    ],
   ];
 
   it.each(violations)(
