@@ -3,7 +3,8 @@
  * The frame every demo page shares: the icon, the top bar (brand and the demo nav, with the current
  * page marked) and the footer. A page's HTML holds only its title and its own content; its script
  * imports common.js, which imports this module first, so the frame is in place before the page's
- * code runs. A new demo page is one line in PAGES.
+ * code runs (a page whose script does not, the AI SDK's bundle, loads this module itself). A new
+ * demo page is one line in PAGES.
  */
 
 /** @type {ReadonlyArray<readonly [href: string, label: string]>} */
@@ -14,6 +15,7 @@ const PAGES = [
   ['/notifications.html', 'Notifications'],
   ['/chat.html', 'Chat'],
   ['/ai.html', 'AI chat'],
+  ['/ai-sdk-chat.html', 'AI SDK chat'],
   ['/monitor.html', 'Monitor'],
 ];
 
@@ -71,6 +73,8 @@ function renderShell() {
   );
   document.body.prepend(header);
 
+  // A page with a footer of its own (the AI SDK page names its own client) keeps it.
+  if (document.querySelector('body > footer')) return;
   const footer = el(
     'footer',
     { class: 'foot' },

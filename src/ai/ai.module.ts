@@ -57,7 +57,7 @@ export function createReaderPresence(config: AppConfig): ReaderPresence {
     AiAccessService,
     AiMetrics,
   ],
-  exports: [GenerationService],
+  exports: [GenerationService, AiAccessService],
 })
 export class AiModule implements OnApplicationShutdown {
   constructor(@Inject(READER_PRESENCE) private readonly presence: ReaderPresence) {}
