@@ -22,6 +22,7 @@ export default tseslint.config(
       'bench/',
       'public/',
       'eslint.config.mjs',
+      '.dependency-cruiser.cjs',
       'jest.config.ts',
       'jest.stack.config.ts',
       'test-artifacts/',

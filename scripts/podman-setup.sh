@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares podman to run the real Dockerfile and docker-compose.yml on a machine without a Docker
 # engine and without any image registry (Debian 12 as root, only Debian's apt mirrors and the npm
-# registry reachable). Used by the stack test (test/stack.e2e-spec.ts) and .ci/run; README.md
+# registry reachable). Used by the stack test (test/stack.stack-spec.ts) and .ci/run; docs/deploy.md
 # ("Deploy", "The stack test") explains it. Idempotent: what exists already is kept, so a second run
 # takes seconds.
 #

@@ -10,7 +10,7 @@ import { get, RecordingEventSource, type ReceivedEvent } from './support/sse-cli
  * with `docker compose up --build --scale app=3`, no variable set and no file created (a fresh
  * clone), on Docker when an engine answers, else on podman (scripts/podman-setup.sh). Everything is
  * checked through the stack's published nginx port, as a browser or client would reach it.
- * Run by `npm run test:stack` (a step of .ci/run); README.md ("The stack test") explains it.
+ * Run by `npm run test:stack` (a step of .ci/run); docs/deploy.md ("The stack test") explains it.
  */
 
 const REPLICAS = 3;
@@ -62,7 +62,7 @@ async function composeOk(args: string[]): Promise<string> {
   return result.stdout;
 }
 
-/** A token minted inside the stack, with the installation's own secret (README's command). */
+/** A token minted inside the stack, with the installation's own secret (docs/deploy.md's command). */
 async function mintInStack(scopes: string): Promise<string> {
   const out = await composeOk([
     'exec',

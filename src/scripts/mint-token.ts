@@ -5,7 +5,7 @@
  *   docker compose exec app node dist/scripts/mint-token.js --sub ann --publish 'chat:*'
  *
  * mints a token the stack's replicas accept. Options: --sub <id>, --subscribe <p1,p2>,
- * --publish <p1,p2>, --expires <1h>. README.md ("Deploy") shows it against the compose stack.
+ * --publish <p1,p2>, --expires <1h>. docs/deploy.md shows it against the compose stack.
  * scripts/mint-token.mjs is the development variant that takes the secret as an argument.
  */
 import { SignJWT } from 'jose';
