@@ -1,5 +1,6 @@
 import {
   ArgumentsHost,
+  BadRequestException,
   Catch,
   ExceptionFilter,
   HttpException,
@@ -8,7 +9,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { StoreUnavailableError } from '../event-log/event-log';
+import { StoreUnavailableError, UnserializableEventError } from '../event-log/event-log';
 import { RetryableHttpException } from './retryable.exception';
 
 /**
@@ -29,6 +30,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
         HttpStatus.SERVICE_UNAVAILABLE,
         1,
       );
+    }
+    if (exception instanceof UnserializableEventError) {
+      exception = new BadRequestException(exception.message);
     }
     const statusCode =
       exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;
