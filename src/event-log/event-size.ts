@@ -13,11 +13,15 @@ const OBJECT_HEADER = 56;
 const SLOT = 8;
 const PRIMITIVE = 16;
 
+/** Text V8 cannot keep one byte a character. */
+const TWO_BYTE = /[\u0100-\uffff]/;
+
 /**
  * An estimate of the memory an event holds while the memory store retains it, for STORE_MAX_BYTES.
- * It errs high: a string counts two bytes a character (V8 keeps non-Latin-1 text in two-byte
- * strings) and counts once more for the frame the serializer caches for it; every array, object and
- * property counts its slots. Walks the value without recursion, so no depth can break it.
+ * A string counts its characters once for itself and once for the frame the serializer caches for
+ * it, at one byte each, or two when it holds text beyond Latin-1 (V8 keeps that in two-byte
+ * strings); every array, object and property counts its slots. Walks the value without recursion,
+ * so no depth can break it.
  */
 export function estimateEventBytes(event: LogEvent): number {
   let bytes = EVENT_OVERHEAD + 2 * (event.id.length + event.topic.length + event.type.length);
@@ -25,7 +29,7 @@ export function estimateEventBytes(event: LogEvent): number {
   while (pending.length > 0) {
     const value = pending.pop();
     if (typeof value === 'string') {
-      bytes += STRING_HEADER + 4 * value.length;
+      bytes += STRING_HEADER + (TWO_BYTE.test(value) ? 4 : 2) * value.length;
     } else if (Array.isArray(value)) {
       bytes += ARRAY_HEADER + SLOT * value.length;
       for (const item of value as unknown[]) pending.push(item);
