@@ -53,7 +53,10 @@ describe.each<Store>(['memory', 'redis'])('hostile input (STORE=%s)', (store) =>
   it('refuses a body nested past MAX_JSON_DEPTH on every route that takes one, and accepts one at the limit', async () => {
     const routes: Array<[string, (depth: number) => string]> = [
       ['/api/events/orders', (d) => deepBody('data', d)],
-      ['/api/notifications', (d) => deepBody('data', d, '"broadcast":true,"title":"t","body":"b",')],
+      [
+        '/api/notifications',
+        (d) => deepBody('data', d, '"broadcast":true,"title":"t","body":"b",'),
+      ],
       ['/api/chat/lobby/message', (d) => deepBody('text', d, '"user":"u",')],
       ['/api/ai/chat', (d) => deepBody('messages', d)],
     ];

@@ -91,7 +91,6 @@ describe('the memory store stays within STORE_MAX_BYTES under a flood (a real pr
     return app;
   };
 
-
   it('360 MB of bodies to new topics: RSS stays within the budget plus a fixed overhead, and old events are gone with a reset', async () => {
     const app = await start({ ...FLOOD_ENV, STORE_MAX_BYTES: String(BUDGET) });
     const baseline = rssOf(app.pid!);
