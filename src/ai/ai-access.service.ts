@@ -13,6 +13,16 @@ import { GenerationService } from './generation.service';
 export const AI_START_SCOPE = `${AI_TOPIC_PREFIX}*`;
 
 /**
+ * Whose share of AI_MAX_GENERATIONS_PER_USER a start takes: the user (`sub`), or the client's
+ * address in open mode (and for a token without `sub`).
+ */
+export function generationQuotaKey(req: Request, owner: string | undefined): string {
+  return owner !== undefined
+    ? `user:${owner}`
+    : `address:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+/**
  * Access to AI generations (CONTRACT §4), on top of AccessService's topic scopes. A generation is
  * topic `ai:<id>`, and its owner (the `sub` that started it) needs no further scope for it:
  *

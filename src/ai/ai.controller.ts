@@ -15,7 +15,7 @@ import { defer, from, Observable, of, switchMap } from 'rxjs';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SSE_OPEN, SseEmission } from '../sse/sse-message';
-import { AiAccessService } from './ai-access.service';
+import { AiAccessService, generationQuotaKey } from './ai-access.service';
 import type { ChatMessage } from './ai-provider';
 import {
   Pace,
@@ -25,11 +25,6 @@ import {
   parsePace,
 } from './dto/ai-chat.dto';
 import { GenerationService, StartOptions } from './generation.service';
-
-/** The address a request's AI share counts against in open mode (or for a token without `sub`). */
-function clientAddress(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
-}
 
 /** AI answers. Access (AUTH_JWT_SECRET set) is checked before any stream starts: see AiAccessService. */
 @Controller('api')
@@ -60,11 +55,10 @@ export class AiController {
       const owner = await this.access.authorizeStart(req);
       if (req.method === 'HEAD') return of(SSE_OPEN);
       const promptKey = GenerationService.promptKey(message, owner);
-      const quotaKey = owner !== undefined ? `user:${owner}` : `address:${clientAddress(req)}`;
       return this.startAndStream([{ role: 'user', content: message }], pace, {
         promptKey,
         owner,
-        quotaKey,
+        quotaKey: generationQuotaKey(req, owner),
       });
     }
     const { owner } = await this.access.authorizeSeedLookup(req);
@@ -88,8 +82,7 @@ export class AiController {
     const owner = await this.access.authorizeStart(req);
     const messages = parseChatRequest(body);
     const pace = parsePace(rawPace);
-    const quotaKey = owner !== undefined ? `user:${owner}` : `address:${clientAddress(req)}`;
-    return this.startAndStream(messages, pace, { owner, quotaKey });
+    return this.startAndStream(messages, pace, { owner, quotaKey: generationQuotaKey(req, owner) });
   }
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */

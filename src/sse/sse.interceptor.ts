@@ -17,7 +17,7 @@ import { DrainService } from '../lifecycle/drain.service';
 import { releaseRequestSlot } from '../common/request-limits';
 import { ConnectionRegistry, Reservation } from './connection-registry.service';
 import type { SseConnection } from './sse-connection';
-import { isStreamHandOver, SSE_KIND, streamOf } from './sse-endpoint.decorator';
+import { isStreamHandOver, SSE_HEADERS, SSE_KIND, streamOf } from './sse-endpoint.decorator';
 import { batchMessages, isSseBatch, isSseOpen, SseEmission, SseMessage } from './sse-message';
 import { errorFrame, FrameError, frameOf, openingFrame } from './sse-serializer';
 
@@ -53,6 +53,9 @@ export class SseInterceptor implements NestInterceptor {
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
     const kind = this.reflector.get<string>(SSE_KIND, context.getHandler()) ?? 'stream';
+    const extraHeaders =
+      this.reflector.get<Record<string, string> | undefined>(SSE_HEADERS, context.getHandler()) ??
+      {};
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     // The slot is taken now, before the handler's asynchronous checks, and given back on every path.
     const reservation = this.admit(ip);
@@ -75,7 +78,7 @@ export class SseInterceptor implements NestInterceptor {
       });
 
       const open = (): SseConnection => {
-        const opened = this.open(req, res, kind, ip, reservation);
+        const opened = this.open(req, res, kind, ip, extraHeaders, reservation);
         opened.onClose(settle);
         connection = opened;
         resolve(of(null));
@@ -244,6 +247,7 @@ export class SseInterceptor implements NestInterceptor {
     res: Response,
     kind: string,
     ip: string,
+    extraHeaders: Readonly<Record<string, string>>,
     reservation: Reservation,
   ): SseConnection {
     const socket = req.socket;
@@ -251,6 +255,7 @@ export class SseInterceptor implements NestInterceptor {
     socket.setKeepAlive(true);
     socket.setTimeout(0);
     const headers: Record<string, string> = {
+      ...extraHeaders,
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',
