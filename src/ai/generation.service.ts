@@ -89,8 +89,8 @@ export interface StartOptions {
  * the model again.
  *
  * Everything another instance needs is in the log or in ReaderPresence: the seed generations are
- * indexed on AI_INDEX_TOPIC (the seed reconnect), readers report themselves to ReaderPresence (the
- * running instance aborts a generation only once nobody anywhere has read it for
+ * indexed on their asker's seed topic (the seed reconnect), readers report themselves to
+ * ReaderPresence (the running instance aborts a generation only once nobody anywhere has read it for
  * AI_DETACH_GRACE_MS), and a cancel is the terminal `error` event itself, which the running instance
  * sees on its own subscription of the topic and acts on (upstream aborted, nothing more written).
  */

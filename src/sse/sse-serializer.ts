@@ -45,12 +45,8 @@ export class FrameError extends Error {
   readonly eventId: string | undefined;
 
   constructor(message: SseMessage, cause: unknown) {
-    super(
-      `message ${message.id ?? '(no id)'} cannot be serialized: ${
-        cause instanceof Error ? cause.message : String(cause)
-      }`,
-      { cause },
-    );
+    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`message ${message.id ?? '(no id)'} cannot be serialized (${reason})`);
     this.eventId = message.id;
   }
 }

@@ -188,7 +188,9 @@ export class SseInterceptor implements NestInterceptor {
     message = 'The stream failed; reconnect to resume',
   ): void {
     try {
-      if (error !== undefined) this.logger.error(error);
+      // An event that cannot be written is reported once per connection, on one line.
+      if (error instanceof FrameError) this.logger.warn(error.message);
+      else if (error !== undefined) this.logger.error(error);
       if (!connection) {
         if (!res.headersSent) {
           res.status(HttpStatus.INTERNAL_SERVER_ERROR).json({
