@@ -23,7 +23,7 @@ export function generationQuotaKey(req: Request, owner: string | undefined): str
 }
 
 /**
- * Access to AI generations (CONTRACT §4), on top of AccessService's topic scopes. A generation is
+ * Access to AI generations (docs/protocol.md §4), on top of AccessService's topic scopes. A generation is
  * topic `ai:<id>`, and its owner (the `sub` that started it) needs no further scope for it:
  *
  * - start: publish to `ai:*`;

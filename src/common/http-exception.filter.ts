@@ -9,8 +9,9 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { StoreUnavailableError, UnserializableEventError } from '../event-log/event-log';
+import { InvalidInputError } from './invalid-input.error';
 import { RetryableHttpException } from './retryable.exception';
+import { TemporarilyUnavailableError } from './unavailable.error';
 
 /**
  * Every error answer is `{statusCode, error, message}`; a RetryableHttpException adds its
@@ -23,15 +24,15 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     let exception = error;
     const res = host.switchToHttp().getResponse<Response>();
-    if (exception instanceof StoreUnavailableError) {
+    if (exception instanceof TemporarilyUnavailableError) {
       // The store is away for a moment (Redis reconnecting): a retryable 503, not a 500.
       exception = new RetryableHttpException(
-        'The event store is unavailable; retry shortly',
+        exception.clientMessage,
         HttpStatus.SERVICE_UNAVAILABLE,
-        1,
+        exception.retryAfterSeconds,
       );
     }
-    if (exception instanceof UnserializableEventError) {
+    if (exception instanceof InvalidInputError) {
       exception = new BadRequestException(exception.message);
     }
     const statusCode =

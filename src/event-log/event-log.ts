@@ -1,3 +1,6 @@
+import { InvalidInputError } from '../common/invalid-input.error';
+import { TemporarilyUnavailableError } from '../common/unavailable.error';
+
 /** An event of the log. `id` is assigned by the store: a decimal sequence number, global to the store. */
 export interface LogEvent<T = unknown> {
   readonly id: string;
@@ -66,7 +69,7 @@ export const EVENT_LOG = Symbol('EVENT_LOG');
  * allows, a cycle, a BigInt). The HTTP layer answers 400 (see HttpExceptionFilter); request bodies
  * never get here, since they are refused past MAX_JSON_DEPTH while being parsed.
  */
-export class UnserializableEventError extends Error {
+export class UnserializableEventError extends InvalidInputError {
   override readonly name = 'UnserializableEventError';
 }
 
@@ -74,8 +77,12 @@ export class UnserializableEventError extends Error {
  * The store cannot be reached right now (Redis down, timed out). Thrown by append/readAfter instead of
  * waiting forever; the HTTP layer answers 503 so the client retries (see HttpExceptionFilter).
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends TemporarilyUnavailableError {
   override readonly name = 'StoreUnavailableError';
+
+  constructor(message: string) {
+    super(message, 'The event store is unavailable; retry shortly');
+  }
 }
 
 /** Ids are decimal sequence numbers; compare them as numbers, not strings. */
