@@ -12,7 +12,14 @@ describe('parseEnv', () => {
       kind: 'memory',
       redisUrl: 'redis://127.0.0.1:6379',
       retention: 1000,
+      maxBytes: 256 * 1024 * 1024,
     });
+    expect(config.http).toMatchObject({
+      maxJsonDepth: 64,
+      requestTimeoutMs: 10000,
+      maxRequestsPerIp: 100,
+    });
+    expect(config.ai).toMatchObject({ maxGenerationsPerUser: 3, retentionMs: 3_600_000 });
     expect(config.sse).toEqual({ retryMs: 3000, heartbeatMs: 15000, maxBufferBytes: 1024 * 1024 });
     expect(config.streams.tickerIntervalMs).toBe(1000);
     expect(config.streams.typewriterIntervalMs).toBe(100);
@@ -31,6 +38,14 @@ describe('parseEnv', () => {
     ['REDIS_URL', 'not a url'],
     ['AI_PROVIDER', 'skynet'],
     ['MAX_CONNECTIONS', '0'],
+    ['MAX_JSON_DEPTH', '0'],
+    ['MAX_JSON_DEPTH', 'deep'],
+    ['STORE_MAX_BYTES', '1k'],
+    ['STORE_MAX_BYTES', '100'],
+    ['REQUEST_TIMEOUT_MS', '0'],
+    ['MAX_REQUESTS_PER_IP', '0'],
+    ['AI_MAX_GENERATIONS_PER_USER', '0'],
+    ['AI_RETENTION_MS', '-5'],
   ])('stops start-up on %s=%s with a message naming the variable', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(

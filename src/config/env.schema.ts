@@ -45,6 +45,8 @@ export const envSchema = z
     STORE_RETENTION: int(1, 1_000_000).optional(),
     /** The seed article's name for STORE_RETENTION; STORE_RETENTION wins when both are set. */
     MAX_HISTORY_SIZE: int(1, 1_000_000).optional(),
+    /** Memory store: total bytes of retained events; past it the oldest events go first, across topics. */
+    STORE_MAX_BYTES: int(64 * 1024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
     SSE_RETRY_MS: int(0, 3_600_000).default(3000),
     SSE_HEARTBEAT_MS: int(100, 3_600_000).default(15000),
     SSE_MAX_BUFFER_BYTES: int(1024).default(1024 * 1024),
@@ -63,11 +65,21 @@ export const envSchema = z
     AI_MAX_GENERATIONS: int(1, 100_000).default(100),
     /** Pace of the built-in demo model, per token. */
     AI_DEMO_TOKEN_MS: int(0, 10_000).default(30),
+    /** Generations one user (one address in open mode) may run at once; past it 429. */
+    AI_MAX_GENERATIONS_PER_USER: int(1, 100_000).default(3),
+    /** How long a finished generation stays readable (its topic expires then, on both stores). */
+    AI_RETENTION_MS: int(1000, 30 * 24 * 3_600_000).default(3_600_000),
     AUTH_JWT_SECRET: z.string().min(1).optional(),
     PUBLIC_TOPICS: list.default(['ticker', 'chat:*']),
     MAX_CONNECTIONS: int(1).default(10000),
     MAX_CONNECTIONS_PER_IP: int(1).default(100),
     MAX_BODY_BYTES: int(1, 100 * 1024 * 1024).default(64 * 1024),
+    /** Deepest nesting of arrays and objects a JSON body may have; deeper is a 400. */
+    MAX_JSON_DEPTH: int(1, 1000).default(64),
+    /** Time to receive a request's headers and body; an open stream is not affected. */
+    REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(10000),
+    /** Requests (other than open streams) in progress at once per client address; past it 429. */
+    MAX_REQUESTS_PER_IP: int(1).default(100),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(10000),
   })
   .superRefine((env, ctx) => {
