@@ -5,7 +5,14 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
 /** The validated configuration, grouped by concern. Services inject it with @Inject(APP_CONFIG). */
 export interface AppConfig {
   env: Env['NODE_ENV'];
-  http: { port: number; host: string; maxBodyBytes: number; shutdownGraceMs: number };
+  http: {
+    port: number;
+    host: string;
+    maxBodyBytes: number;
+    shutdownGraceMs: number;
+    /** TRUST_PROXY: the peers whose X-Forwarded-For is believed (see common/client-address). */
+    trustProxy: string[];
+  };
   log: { level: Env['LOG_LEVEL'] };
   cors: { origins: string[]; credentials: boolean };
   store: { kind: Env['STORE']; redisUrl: string; retention: number };
@@ -26,7 +33,7 @@ export interface AppConfig {
     maxGenerations: number;
     demoTokenMs: number;
   };
-  auth: { jwtSecret: string | undefined; publicTopics: string[] };
+  auth: { jwtSecret: string | undefined; publicTopics: string[]; clockSkewMs: number };
   limits: { maxConnections: number; maxConnectionsPerIp: number };
 }
 
@@ -38,6 +45,7 @@ export function toAppConfig(env: Env): AppConfig {
       host: env.HOST,
       maxBodyBytes: env.MAX_BODY_BYTES,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      trustProxy: env.TRUST_PROXY,
     },
     log: { level: env.LOG_LEVEL },
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
@@ -67,7 +75,11 @@ export function toAppConfig(env: Env): AppConfig {
       maxGenerations: env.AI_MAX_GENERATIONS,
       demoTokenMs: env.AI_DEMO_TOKEN_MS,
     },
-    auth: { jwtSecret: env.AUTH_JWT_SECRET, publicTopics: env.PUBLIC_TOPICS },
+    auth: {
+      jwtSecret: env.AUTH_JWT_SECRET,
+      publicTopics: env.PUBLIC_TOPICS,
+      clockSkewMs: env.AUTH_CLOCK_SKEW_MS,
+    },
     limits: {
       maxConnections: env.MAX_CONNECTIONS,
       maxConnectionsPerIp: env.MAX_CONNECTIONS_PER_IP,

@@ -11,6 +11,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Observable, Observer, of, Subscription } from 'rxjs';
+import { clientAddress, ProxyTrust, proxyTrust } from '../common/client-address';
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DrainService } from '../lifecycle/drain.service';
@@ -39,20 +40,23 @@ import { frameOf, openingFrame, serializeMessage } from './sse-serializer';
 @Injectable()
 export class SseInterceptor implements NestInterceptor {
   private readonly logger = new Logger('SSE');
+  private readonly trust: ProxyTrust;
 
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly drain: DrainService,
-  ) {}
+  ) {
+    this.trust = proxyTrust(config.http.trustProxy);
+  }
 
   intercept(context: ExecutionContext, next: CallHandler<SseEmission>): Promise<Observable<null>> {
     const http = context.switchToHttp();
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
     const kind = this.reflector.get<string>(SSE_KIND, context.getHandler()) ?? 'stream';
-    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(req, this.trust);
     this.checkLimits(ip);
 
     return new Promise((resolve, reject) => {
