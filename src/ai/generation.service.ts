@@ -34,6 +34,7 @@ import {
   AiErrorReason,
   AiEvent,
   AiIndexEntry,
+  aiOwnerTopic,
   aiTopic,
   indexEntryIn,
   isTerminal,
@@ -146,13 +147,13 @@ export class GenerationService implements OnModuleDestroy {
         const entry: AiIndexEntry = { generationId: id, promptKey };
         await this.log.append({ topic: AI_INDEX_TOPIC, type: 'generation', data: entry });
       }
+      if (owner !== undefined) {
+        await this.log.append({ topic: aiOwnerTopic(id), type: 'owner', data: { owner } });
+      }
       await this.log.append<AiEvent>({
         topic: generation.topic,
         type: 'start',
-        data:
-          owner === undefined
-            ? { type: 'start', generationId: id }
-            : { type: 'start', generationId: id, owner },
+        data: { type: 'start', generationId: id },
       });
     } catch (error) {
       generation.ended = true;
@@ -169,13 +170,13 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   /**
-   * Who started a generation (its JWT `sub`): known here while it runs here, else from the `start`
-   * event in the log. Undefined when unknown, ownerless, or when retention has dropped its `start`.
+   * Who started a generation (its JWT `sub`): known here while it runs here, else from its owner
+   * record in the log (aiOwnerTopic). Undefined when unknown or ownerless.
    */
   async ownerOf(generationId: string): Promise<string | undefined> {
     const local = this.generations.get(generationId);
     if (local) return local.owner;
-    const { events } = await this.log.readAfter([aiTopic(generationId)], undefined);
+    const { events } = await this.log.readAfter([aiOwnerTopic(generationId)], undefined);
     return ownerIn(events[0]?.data);
   }
 
