@@ -5,8 +5,7 @@
  * the combining grapheme joiner too), and the letters that render as blanks (Hangul fillers, the
  * braille blank).
  */
-const INVISIBLE =
-  /[\p{Cc}\p{Cf}\p{Z}\p{Mn}\p{Me}\s\u115F\u1160\u3164\uFFA0\u2800]/gu;
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}\p{Mn}\p{Me}\s\u115F\u1160\u3164\uFFA0\u2800]/gu;
 
 /** Bidi controls (embeddings, overrides, isolates): they reorder what follows them on screen. */
 const BIDI_CONTROL = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
