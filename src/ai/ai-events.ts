@@ -1,7 +1,10 @@
 import type { AiFailure } from './ai-provider';
 
-/** Why a generation ended in an error: the provider failed, or Rivulet stopped it. */
-export type AiErrorReason = AiFailure | 'cancelled' | 'abandoned' | 'shutdown';
+/**
+ * Why a generation ended in an error: the provider failed, Rivulet stopped it, or the event store
+ * could not take its events (`store`: the answer is cut short where the store failed).
+ */
+export type AiErrorReason = AiFailure | 'cancelled' | 'abandoned' | 'shutdown' | 'store';
 
 /**
  * The events of a generation, as written to the log on topic `ai:<generationId>` and sent to

@@ -7,6 +7,7 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   concat,
   defer,
@@ -62,6 +63,8 @@ interface Generation {
   unsubscribe: Unsubscribe | undefined;
   /** Appends of this generation, in order: nothing can land after the terminal event. */
   writes: Promise<unknown>;
+  /** The store refused one of its events: nothing but the terminal event is written after that. */
+  storeFailed: boolean;
 }
 
 export type CancelOutcome = 'cancelled' | 'finished';
@@ -92,6 +95,8 @@ export class GenerationService implements OnModuleDestroy {
   /** Generations running on this instance, and ended ones until their terminal event is written. */
   private readonly generations = new Map<string, Generation>();
   private running = 0;
+  /** Aborted on shutdown: terminal events still waiting for the store get one last try, no more. */
+  private readonly shutdown = new AbortController();
 
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
@@ -135,6 +140,7 @@ export class GenerationService implements OnModuleDestroy {
       graceTimer: undefined,
       unsubscribe: undefined,
       writes: Promise.resolve(),
+      storeFailed: false,
     };
     this.generations.set(id, generation);
     this.running++;
@@ -260,6 +266,7 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.shutdown.abort();
     for (const generation of [...this.generations.values()]) this.stop(generation, 'shutdown');
   }
 
@@ -324,8 +331,11 @@ export class GenerationService implements OnModuleDestroy {
         void this.write(generation, { type: 'chunk', content });
       }
     } catch (error) {
-      if (!generation.ended) outcome = failureEvent(error, this.logger);
+      if (!generation.ended)
+        outcome = generation.storeFailed ? STORE_FAILURE : failureEvent(error, this.logger);
     }
+    // The provider may also have finished its answer while a chunk could not be written.
+    if (generation.storeFailed && outcome.type === 'done') outcome = STORE_FAILURE;
     this.finish(generation, outcome);
   }
 
@@ -375,18 +385,49 @@ export class GenerationService implements OnModuleDestroy {
     this.presence.forget(generation.id);
   }
 
+  /**
+   * Appends one event of the generation, after those before it. A chunk the store refuses stops
+   * the generation (upstream aborted, no later chunk written, so readers never get an answer with
+   * a hole in it); it then ends with `error` reason `store`. A terminal event the store refuses is
+   * tried again until the store takes it, so every generation ends in the log once the store is
+   * back: readers waiting on it (live, through the store) get it then.
+   */
   private write(generation: Generation, event: AiEvent): Promise<LogEvent | undefined> {
-    const written = generation.writes.then(() => {
+    const terminal = isTerminal(event);
+    const written = generation.writes.then(async () => {
       if (generation.endedElsewhere) return undefined;
-      return this.log
-        .append<AiEvent>({ topic: generation.topic, type: event.type, data: event })
-        .catch((error: unknown) => {
-          this.logger.error(
-            `generation ${generation.id}: ${event.type} not written: ${String(error)}`,
-          );
-          if (!generation.controller.signal.aborted) generation.controller.abort(error);
-          return undefined;
-        });
+      if (generation.storeFailed && !terminal) return undefined;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.log.append<AiEvent>({
+            topic: generation.topic,
+            type: event.type,
+            data: event,
+          });
+        } catch (error) {
+          if (!terminal) {
+            this.logger.error(
+              `generation ${generation.id}: ${event.type} not written, the answer stops here: ${String(error)}`,
+            );
+            generation.storeFailed = true;
+            if (!generation.controller.signal.aborted) generation.controller.abort(error);
+            return undefined;
+          }
+          if (this.shutdown.signal.aborted) {
+            this.logger.error(
+              `generation ${generation.id}: ${event.type} not written before shutdown: ${String(error)}`,
+            );
+            return undefined;
+          }
+          if (attempt === 1)
+            this.logger.warn(
+              `generation ${generation.id}: ${event.type} not written yet, retrying until the store is back: ${String(error)}`,
+            );
+          await delay(Math.min(TERMINAL_RETRY_MS * attempt, TERMINAL_RETRY_MAX_MS), undefined, {
+            signal: this.shutdown.signal,
+          }).catch(() => undefined);
+        }
+      }
     });
     generation.writes = written;
     return written;
@@ -426,6 +467,17 @@ const ABORT_METRIC: Record<AbortReason, AiAbortReason> = {
   abandoned: 'detached',
   shutdown: 'shutdown',
 };
+
+/** The end of a generation whose events the store stopped taking: the cause, named. */
+const STORE_FAILURE: AiEvent = {
+  type: 'error',
+  message: 'The event store became unavailable; the answer stops here',
+  reason: 'store',
+};
+
+/** Pause between tries of a terminal event the store refused: growing, then steady. */
+const TERMINAL_RETRY_MS = 200;
+const TERMINAL_RETRY_MAX_MS = 2000;
 
 /** A generation's outcome for metrics: `completed`, `failed` (the provider) or `aborted` (Rivulet). */
 function outcomeOf(event: AiEvent): AiGenerationOutcome {

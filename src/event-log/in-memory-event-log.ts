@@ -1,6 +1,7 @@
 import {
   AppendInput,
   compareIds,
+  epochSeed,
   EventLog,
   LiveListener,
   LogEvent,
@@ -20,14 +21,23 @@ interface TopicLog {
 
 /**
  * The embedded event log: per-topic arrays capped at `retention` events, one global sequence for ids,
- * and in-process fan-out to live listeners. Lost on restart; use Redis for several instances.
+ * and in-process fan-out to live listeners. Lost on restart; use Redis for several instances. The
+ * sequence starts from the clock (epochSeed), so an id from before a restart is known as one.
  */
 export class InMemoryEventLog implements EventLog {
-  private sequence = 0;
+  /** The sequence this store started from: ids at or below it are from before its start. */
+  private readonly base: number;
+  private sequence: number;
   private readonly topics = new Map<string, TopicLog>();
   private readonly fanout = new LiveFanout();
 
-  constructor(private readonly retention: number) {}
+  constructor(
+    private readonly retention: number,
+    base: number = epochSeed(),
+  ) {
+    this.base = base;
+    this.sequence = base;
+  }
 
   append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
     const event: LogEvent<T> = {
@@ -45,7 +55,8 @@ export class InMemoryEventLog implements EventLog {
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
     const unknown = afterId !== undefined && Number(afterId) > this.sequence;
     if (unknown) return Promise.resolve({ events: [], truncated: false, unknown });
-    let truncated = false;
+    // An id from before this store started: whatever followed it then is gone.
+    let truncated = afterId !== undefined && Number(afterId) <= this.base;
     const parts: LogEvent[][] = [];
     for (const topic of new Set(topics)) {
       const log = this.topics.get(topic);
@@ -54,7 +65,7 @@ export class InMemoryEventLog implements EventLog {
         log.droppedUpTo !== undefined &&
         (afterId === undefined || compareIds(log.droppedUpTo, afterId) > 0)
       ) {
-        truncated = afterId !== undefined;
+        truncated ||= afterId !== undefined;
       }
       parts.push(this.retainedAfter(log, afterId));
     }
@@ -67,7 +78,7 @@ export class InMemoryEventLog implements EventLog {
   }
 
   lastId(): Promise<string | undefined> {
-    return Promise.resolve(this.sequence > 0 ? String(this.sequence) : undefined);
+    return Promise.resolve(this.sequence > this.base ? String(this.sequence) : undefined);
   }
 
   subscriberCount(): number {
