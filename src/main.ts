@@ -37,12 +37,15 @@ const MIN_DEADLINE_MS = 1000;
 
 function armShutdownDeadline(graceMs: number): void {
   const arm = (signal: NodeJS.Signals) => {
-    const timer = setTimeout(() => {
-      process.stderr.write(
-        `rivulet: shutdown after ${signal} did not finish within SHUTDOWN_GRACE_MS=${graceMs}; exiting\n`,
-      );
-      process.exit(1);
-    }, Math.max(graceMs, MIN_DEADLINE_MS));
+    const timer = setTimeout(
+      () => {
+        process.stderr.write(
+          `rivulet: shutdown after ${signal} did not finish within SHUTDOWN_GRACE_MS=${graceMs}; exiting\n`,
+        );
+        process.exit(1);
+      },
+      Math.max(graceMs, MIN_DEADLINE_MS),
+    );
     timer.unref();
   };
   process.once('SIGTERM', arm);

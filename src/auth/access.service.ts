@@ -24,12 +24,6 @@ const claimsSchema = z.object({
     .optional(),
 });
 
-/**
- * Topics only Rivulet itself writes (a generation's events): publishing to them through the
- * generic endpoints needs the admin scope, so no publisher can end or forge someone's answer.
- */
-const SERVER_WRITTEN_PREFIXES = ['ai:'];
-
 /** The token's display name, if it has one that can be shown (`name`, else `preferred_username`). */
 function displayNameOf(claims: {
   name?: unknown;
@@ -97,23 +91,6 @@ export class AccessService {
       if (action === 'subscribe') this.checkSubscribe(principal, topic);
       else this.checkPublish(principal, topic);
     }
-  }
-
-  /**
-   * Publishing through the generic endpoints (POST /api/events/:topic): the scope check, and topics
-   * only Rivulet writes (`ai:`) for admin tokens only. Returns the principal (undefined in open mode).
-   */
-  async authorizePublish(
-    req: TokenSource,
-    topics: readonly string[],
-  ): Promise<Principal | undefined> {
-    const principal = await this.authorize(req, 'publish', topics);
-    if (this.openMode || principal?.admin) return principal;
-    for (const topic of topics) {
-      if (SERVER_WRITTEN_PREFIXES.some((prefix) => topic.startsWith(prefix)))
-        throw new ForbiddenException(`${topic} is written by Rivulet itself (admin tokens only)`);
-    }
-    return principal;
   }
 
   /**

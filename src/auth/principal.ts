@@ -5,8 +5,8 @@ export interface Principal {
   /** A display name from the token (`name`, else `preferred_username`), when it has a showable one. */
   readonly name?: string;
   /**
-   * `rivulet.admin: true`: may read, cancel and write what belongs to other users (AI generations,
-   * `ai:` topics). Never implied by topic patterns.
+   * `rivulet.admin: true`: may read and cancel what belongs to other users (AI generations).
+   * Never implied by topic patterns.
    */
   readonly admin?: boolean;
   /** Topic patterns this token may subscribe to (beyond public topics and its own). */

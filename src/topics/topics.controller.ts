@@ -46,7 +46,7 @@ export class TopicsController {
   @HttpCode(HttpStatus.ACCEPTED)
   async publish(@Req() req: Request, @Param('topic') rawTopic: string): Promise<{ id: string }> {
     const topic = parseTopic(rawTopic);
-    await this.access.authorizePublish(req, [topic]);
+    await this.access.authorize(req, 'publish', [topic]);
     const body = parseJsonBody(req, publishEventSchema);
     const event = await this.topics.publish(topic, body.type, body.data);
     return { id: event.id };
