@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { decodeUserId, encodeUserId, userTopic } from '../src/topics/dto/topic-name';
+import { decodeUserId, encodeUserId, userTopic } from '../src/common/topic-names';
 import { RunningApp, startApp } from './support/app';
 import { mintToken, post } from './support/http';
 import { get, RecordingEventSource } from './support/sse-client';

@@ -13,9 +13,8 @@ import { GenerationService } from './generation.service';
 export const AI_START_SCOPE = `${AI_TOPIC_PREFIX}*`;
 
 /**
- * Access to AI generations (README, "AI answers" → Access), on top of AccessService's topic
- * scopes. A generation is topic `ai:<id>`, and its owner (the `sub` that started it) needs no
- * further scope for it:
+ * Access to AI generations (docs/protocol.md §4), on top of AccessService's topic scopes. A generation is
+ * topic `ai:<id>`, and its owner (the `sub` that started it) needs no further scope for it:
  *
  * - start: publish to `ai:*`;
  * - read or resume: owner, an admin token (`rivulet.admin`), or subscribe to `ai:<id>`;

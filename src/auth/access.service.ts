@@ -3,7 +3,7 @@ import { errors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { displayNameProblem } from '../common/display-name';
-import { BROADCAST_TOPIC, isUserId, USER_ID_RULE, userTopic } from '../topics/dto/topic-name';
+import { BROADCAST_TOPIC, isUserId, USER_ID_RULE, userTopic } from '../common/topic-names';
 import { extractAccessToken, TokenSource } from './access-token';
 import { AccessAction, Principal } from './principal';
 import { isTopicPattern, matchesAny } from './topic-pattern';
@@ -37,7 +37,7 @@ function displayNameOf(claims: {
 }
 
 /**
- * Access control (CONTRACT §4). With AUTH_JWT_SECRET unset, open mode: every request may subscribe and
+ * Access control (docs/protocol.md §4). With AUTH_JWT_SECRET unset, open mode: every request may subscribe and
  * publish, and tokens are ignored. With it set, an HS256 JWT (header, `access_token` query parameter
  * or cookie) is verified and its scopes checked:
  *

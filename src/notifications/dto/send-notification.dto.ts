@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isUserId, USER_ID_RULE } from '../../topics/dto/topic-name';
+import { isUserId, USER_ID_RULE } from '../../common/topic-names';
 
 const userId = z.string({ error: 'must be a string' }).refine(isUserId, `must be ${USER_ID_RULE}`);
 
