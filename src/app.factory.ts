@@ -1,6 +1,6 @@
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { AppModule } from './app.module';
 import { JsonTooDeepError, verifyJsonDepth } from './common/json-depth';
 import { queryParamLimit, requestsPerAddressLimit } from './common/request-limits';
 import { retryAfterSeconds } from './common/retryable.exception';
+import { proxyTrust } from './common/client-address';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
 
@@ -24,7 +25,8 @@ const NEST_LOG_LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
 
 /** Creates the application with everything main.ts and the e2e tests share. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const adapter = new ExpressAdapter(strictExpress());
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), adapter, {
     forceCloseConnections: true,
     bodyParser: false,
     logger: NEST_LOG_LEVELS[config.log.level],
@@ -36,10 +38,24 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   return app;
 }
 
+/**
+ * The Express instance under Nest, with routing settings that must exist before its router does:
+ * one spelling per route. `/metrics` is `/metrics`: `/METRICS` and `/metrics/` are 404, so a proxy
+ * rule written for the exact path cannot be walked around by another spelling of it.
+ */
+function strictExpress(): express.Express {
+  const server = express();
+  server.set('case sensitive routing', true);
+  server.set('strict routing', true);
+  return server;
+}
+
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
-  // Behind nginx (same host or a private network): the client address comes from X-Forwarded-For.
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // X-Forwarded-For only from TRUST_PROXY peers (default nobody): req.ip is clientAddress's answer.
+  app.set('trust proxy', proxyTrust(config.http.trustProxy));
+  // First of all middleware, so every answer has it: pages, API errors, 404s, streams.
+  app.use(noSniff);
   app.enableCors(buildCorsOptions(config.cors));
   limitRequests(app, config);
   app.use(
@@ -99,13 +115,20 @@ function serveDemoPages(app: NestExpressApplication): void {
     index: 'index.html',
     extensions: ['html'],
     setHeaders: (res: Response, path: string) => {
-      res.setHeader('X-Content-Type-Options', 'nosniff');
+      // TypeScript declarations (rivulet-client.d.ts) are text, not MPEG transport streams (.ts).
+      if (path.endsWith('.d.ts')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       if (path.endsWith('.html')) {
         res.setHeader('Content-Security-Policy', PAGE_CSP);
         res.setHeader('Cache-Control', 'no-cache');
       }
     },
   });
+}
+
+/** No MIME sniffing of any answer: a browser takes the Content-Type as given. */
+function noSniff(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  next();
 }
 
 /** Body parser failures as the contract's JSON errors: 413 for a body over MAX_BODY_BYTES, 400 for bad JSON. */

@@ -1,7 +1,7 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Request } from 'express';
 import { AccessService } from '../auth/access.service';
-import type { AccessAction } from '../auth/principal';
+import type { Principal } from '../auth/principal';
 import { AI_TOPIC_PREFIX, aiTopic } from './ai-events';
 import { GenerationService } from './generation.service';
 
@@ -27,8 +27,9 @@ export function generationQuotaKey(req: Request, owner: string | undefined): str
  * topic `ai:<id>`, and its owner (the `sub` that started it) needs no further scope for it:
  *
  * - start: publish to `ai:*`;
- * - read or resume: owner, or subscribe to `ai:<id>`;
- * - cancel: owner, or publish to `ai:<id>`.
+ * - read or resume: owner, an admin token (`rivulet.admin`), or subscribe to `ai:<id>`;
+ * - cancel: owner or an admin token only. Publish scopes do not reach it: `ai:*`, which every
+ *   user who may start a generation holds, would otherwise let each cancel everybody's.
  *
  * Open mode (no AUTH_JWT_SECRET) allows everything. Every check runs before the stream starts, so
  * 401 / 403 are real HTTP statuses.
@@ -72,23 +73,31 @@ export class AiAccessService {
     }
   }
 
-  authorizeRead(req: Request, generationId: string): Promise<void> {
-    return this.authorizeOwnerOr(req, generationId, 'subscribe');
-  }
-
-  authorizeCancel(req: Request, generationId: string): Promise<void> {
-    return this.authorizeOwnerOr(req, generationId, 'publish');
-  }
-
-  private async authorizeOwnerOr(
-    req: Request,
-    generationId: string,
-    action: AccessAction,
-  ): Promise<void> {
+  async authorizeRead(req: Request, generationId: string): Promise<void> {
     if (this.access.openMode) return;
     const principal = await this.access.identify(req);
-    const sub = principal?.sub;
-    if (sub !== undefined && sub === (await this.generations.ownerOf(generationId))) return;
-    this.access.check(principal, action, [aiTopic(generationId)]);
+    if (await this.isOwnerOrAdmin(principal, generationId)) return;
+    this.access.check(principal, 'subscribe', [aiTopic(generationId)]);
+  }
+
+  async authorizeCancel(req: Request, generationId: string): Promise<void> {
+    if (this.access.openMode) return;
+    const principal = await this.access.identify(req);
+    if (!principal)
+      throw new UnauthorizedException('An access token is required to cancel a generation');
+    if (await this.isOwnerOrAdmin(principal, generationId)) return;
+    throw new ForbiddenException(
+      'Only the owner of a generation (or an admin token) may cancel it',
+    );
+  }
+
+  private async isOwnerOrAdmin(
+    principal: Principal | undefined,
+    generationId: string,
+  ): Promise<boolean> {
+    if (!principal) return false;
+    if (principal.admin) return true;
+    const sub = principal.sub;
+    return sub !== undefined && sub === (await this.generations.ownerOf(generationId));
   }
 }

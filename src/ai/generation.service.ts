@@ -7,6 +7,7 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   concat,
   defer,
@@ -33,6 +34,7 @@ import {
   AiErrorReason,
   AiEvent,
   AiSeedEntry,
+  aiOwnerTopic,
   aiTopic,
   isTerminal,
   ownerIn,
@@ -65,6 +67,8 @@ interface Generation {
   unsubscribe: Unsubscribe | undefined;
   /** Appends of this generation, in order: nothing can land after the terminal event. */
   writes: Promise<unknown>;
+  /** The store refused one of its events: nothing but the terminal event is written after that. */
+  storeFailed: boolean;
 }
 
 export type CancelOutcome = 'cancelled' | 'finished';
@@ -102,6 +106,8 @@ export class GenerationService implements OnModuleDestroy {
   private running = 0;
   /** Generations running here, by quota key (AI_MAX_GENERATIONS_PER_USER). */
   private readonly runningBy = new Map<string, number>();
+  /** Aborted on shutdown: terminal events still waiting for the store get one last try, no more. */
+  private readonly shutdown = new AbortController();
 
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
@@ -166,6 +172,7 @@ export class GenerationService implements OnModuleDestroy {
       graceTimer: undefined,
       unsubscribe: undefined,
       writes: Promise.resolve(),
+      storeFailed: false,
     };
     this.generations.set(id, generation);
     this.running++;
@@ -179,13 +186,13 @@ export class GenerationService implements OnModuleDestroy {
         const entry: AiSeedEntry = { generationId: id };
         await this.log.append({ topic: generation.seedTopic, type: 'generation', data: entry });
       }
+      if (owner !== undefined) {
+        await this.log.append({ topic: aiOwnerTopic(id), type: 'owner', data: { owner } });
+      }
       await this.log.append<AiEvent>({
         topic: generation.topic,
         type: 'start',
-        data:
-          owner === undefined
-            ? { type: 'start', generationId: id }
-            : { type: 'start', generationId: id, owner },
+        data: { type: 'start', generationId: id },
       });
     } catch (error) {
       generation.ended = true;
@@ -203,13 +210,13 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   /**
-   * Who started a generation (its JWT `sub`): known here while it runs here, else from the `start`
-   * event in the log. Undefined when unknown, ownerless, or when retention has dropped its `start`.
+   * Who started a generation (its JWT `sub`): known here while it runs here, else from its owner
+   * record in the log (aiOwnerTopic). Undefined when unknown or ownerless.
    */
   async ownerOf(generationId: string): Promise<string | undefined> {
     const local = this.generations.get(generationId);
     if (local) return local.owner;
-    const { events } = await this.log.readAfter([aiTopic(generationId)], undefined);
+    const { events } = await this.log.readAfter([aiOwnerTopic(generationId)], undefined);
     return ownerIn(events[0]?.data);
   }
 
@@ -291,7 +298,7 @@ export class GenerationService implements OnModuleDestroy {
     });
     // The running instance expires its seed entry too (endedElsewhere); this covers one that is gone.
     void this.log
-      .expire([topic], this.config.ai.retentionMs)
+      .expire([topic, aiOwnerTopic(generationId)], this.config.ai.retentionMs)
       .catch((error: unknown) =>
         this.logger.warn(`generation ${generationId}: expiry not set: ${String(error)}`),
       );
@@ -299,6 +306,7 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.shutdown.abort();
     for (const generation of [...this.generations.values()]) this.stop(generation, 'shutdown');
   }
 
@@ -363,8 +371,11 @@ export class GenerationService implements OnModuleDestroy {
         void this.write(generation, { type: 'chunk', content });
       }
     } catch (error) {
-      if (!generation.ended) outcome = failureEvent(error, this.logger);
+      if (!generation.ended)
+        outcome = generation.storeFailed ? STORE_FAILURE : failureEvent(error, this.logger);
     }
+    // The provider may also have finished its answer while a chunk could not be written.
+    if (generation.storeFailed && outcome.type === 'done') outcome = STORE_FAILURE;
     this.finish(generation, outcome);
   }
 
@@ -404,7 +415,7 @@ export class GenerationService implements OnModuleDestroy {
 
   /** A finished generation stays readable for AI_RETENTION_MS; then its topics expire (both stores). */
   private expireLater(generation: Generation): void {
-    const topics = [generation.topic];
+    const topics = [generation.topic, aiOwnerTopic(generation.id)];
     if (generation.seedTopic !== undefined) topics.push(generation.seedTopic);
     void this.log
       .expire(topics, this.config.ai.retentionMs)
@@ -436,18 +447,49 @@ export class GenerationService implements OnModuleDestroy {
     this.presence.forget(generation.id);
   }
 
+  /**
+   * Appends one event of the generation, after those before it. A chunk the store refuses stops
+   * the generation (upstream aborted, no later chunk written, so readers never get an answer with
+   * a hole in it); it then ends with `error` reason `store`. A terminal event the store refuses is
+   * tried again until the store takes it, so every generation ends in the log once the store is
+   * back: readers waiting on it (live, through the store) get it then.
+   */
   private write(generation: Generation, event: AiEvent): Promise<LogEvent | undefined> {
-    const written = generation.writes.then(() => {
+    const terminal = isTerminal(event);
+    const written = generation.writes.then(async () => {
       if (generation.endedElsewhere) return undefined;
-      return this.log
-        .append<AiEvent>({ topic: generation.topic, type: event.type, data: event })
-        .catch((error: unknown) => {
-          this.logger.error(
-            `generation ${generation.id}: ${event.type} not written: ${String(error)}`,
-          );
-          if (!generation.controller.signal.aborted) generation.controller.abort(error);
-          return undefined;
-        });
+      if (generation.storeFailed && !terminal) return undefined;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.log.append<AiEvent>({
+            topic: generation.topic,
+            type: event.type,
+            data: event,
+          });
+        } catch (error) {
+          if (!terminal) {
+            this.logger.error(
+              `generation ${generation.id}: ${event.type} not written, the answer stops here: ${String(error)}`,
+            );
+            generation.storeFailed = true;
+            if (!generation.controller.signal.aborted) generation.controller.abort(error);
+            return undefined;
+          }
+          if (this.shutdown.signal.aborted) {
+            this.logger.error(
+              `generation ${generation.id}: ${event.type} not written before shutdown: ${String(error)}`,
+            );
+            return undefined;
+          }
+          if (attempt === 1)
+            this.logger.warn(
+              `generation ${generation.id}: ${event.type} not written yet, retrying until the store is back: ${String(error)}`,
+            );
+          await delay(Math.min(TERMINAL_RETRY_MS * attempt, TERMINAL_RETRY_MAX_MS), undefined, {
+            signal: this.shutdown.signal,
+          }).catch(() => undefined);
+        }
+      }
     });
     generation.writes = written;
     return written;
@@ -487,6 +529,17 @@ const ABORT_METRIC: Record<AbortReason, AiAbortReason> = {
   abandoned: 'detached',
   shutdown: 'shutdown',
 };
+
+/** The end of a generation whose events the store stopped taking: the cause, named. */
+const STORE_FAILURE: AiEvent = {
+  type: 'error',
+  message: 'The event store became unavailable; the answer stops here',
+  reason: 'store',
+};
+
+/** Pause between tries of a terminal event the store refused: growing, then steady. */
+const TERMINAL_RETRY_MS = 200;
+const TERMINAL_RETRY_MAX_MS = 2000;
 
 /** A generation's outcome for metrics: `completed`, `failed` (the provider) or `aborted` (Rivulet). */
 function outcomeOf(event: AiEvent): AiGenerationOutcome {

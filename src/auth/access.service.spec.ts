@@ -84,11 +84,13 @@ describe(AccessService.name, () => {
       const token = await sign({ sub: 'alice', rivulet: { subscribe: ['a'], publish: ['b*'] } });
       await expect(access.verify(token)).resolves.toEqual({
         sub: 'alice',
+        admin: false,
         subscribe: ['a'],
         publish: ['b*'],
       });
       await expect(access.verify(await sign({ sub: 'bob' }))).resolves.toEqual({
         sub: 'bob',
+        admin: false,
         subscribe: [],
         publish: [],
       });

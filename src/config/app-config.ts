@@ -13,6 +13,8 @@ export interface AppConfig {
     requestTimeoutMs: number;
     maxRequestsPerIp: number;
     shutdownGraceMs: number;
+    /** TRUST_PROXY: the peers whose X-Forwarded-For is believed (see common/client-address). */
+    trustProxy: string[];
   };
   log: { level: Env['LOG_LEVEL'] };
   cors: { origins: string[]; credentials: boolean };
@@ -36,7 +38,7 @@ export interface AppConfig {
     retentionMs: number;
     demoTokenMs: number;
   };
-  auth: { jwtSecret: string | undefined; publicTopics: string[] };
+  auth: { jwtSecret: string | undefined; publicTopics: string[]; clockSkewMs: number };
   limits: { maxConnections: number; maxConnectionsPerIp: number };
 }
 
@@ -51,6 +53,7 @@ export function toAppConfig(env: Env): AppConfig {
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       maxRequestsPerIp: env.MAX_REQUESTS_PER_IP,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      trustProxy: env.TRUST_PROXY,
     },
     log: { level: env.LOG_LEVEL },
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
@@ -83,7 +86,11 @@ export function toAppConfig(env: Env): AppConfig {
       retentionMs: env.AI_RETENTION_MS,
       demoTokenMs: env.AI_DEMO_TOKEN_MS,
     },
-    auth: { jwtSecret: env.AUTH_JWT_SECRET, publicTopics: env.PUBLIC_TOPICS },
+    auth: {
+      jwtSecret: env.AUTH_JWT_SECRET,
+      publicTopics: env.PUBLIC_TOPICS,
+      clockSkewMs: env.AUTH_CLOCK_SKEW_MS,
+    },
     limits: {
       maxConnections: env.MAX_CONNECTIONS,
       maxConnectionsPerIp: env.MAX_CONNECTIONS_PER_IP,

@@ -59,7 +59,30 @@ describe('parseEnv', () => {
 
   it('refuses NODE_ENV=production without AUTH_JWT_SECRET', () => {
     expect(() => parseEnv({ NODE_ENV: 'production' })).toThrow(/AUTH_JWT_SECRET/);
-    expect(() => parseEnv({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's3cret' })).not.toThrow();
+    const strong = 'k'.repeat(32);
+    expect(() => parseEnv({ NODE_ENV: 'production', AUTH_JWT_SECRET: strong })).not.toThrow();
+  });
+
+  it('refuses a production AUTH_JWT_SECRET under 32 bytes, without echoing it', () => {
+    expect(() => parseEnv({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's3cret' })).toThrow(
+      /AUTH_JWT_SECRET: must be at least 32 bytes when NODE_ENV=production \(got 6;/,
+    );
+    expect(() => parseEnv({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's3cret' })).not.toThrow(
+      /"s3cret"/,
+    );
+    // Outside production a short secret is allowed (tests, local use).
+    expect(() => parseEnv({ AUTH_JWT_SECRET: 's3cret' })).not.toThrow();
+  });
+
+  it('parses TRUST_PROXY as a list of addresses and CIDRs, and names it when an entry is not one', () => {
+    expect(parseEnv({}).TRUST_PROXY).toEqual([]);
+    expect(parseEnv({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,loopback' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      'loopback',
+    ]);
+    expect(() => parseEnv({ TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY/);
+    expect(() => parseEnv({ TRUST_PROXY: 'nginx' })).toThrow(/TRUST_PROXY/);
   });
 
   it('refuses "*" in CORS_ORIGINS while credentials are on, and origins with a path', () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { proxyTrust } from '../common/client-address';
 
 /** Integer milliseconds (or counts) from an environment string; rejects "abc", "1.5", "-1". */
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -25,6 +26,9 @@ const list = z.string().transform((v) =>
 );
 
 const url = z.string().trim().url('must be a URL');
+
+/** HS256 keys shorter than the hash (32 bytes) can be brute-forced from one token (RFC 7518 §3.2). */
+export const MIN_PRODUCTION_SECRET_BYTES = 32;
 
 /**
  * Every variable Rivulet reads, with its default. Parsed once at start-up; an invalid value stops
@@ -70,6 +74,19 @@ export const envSchema = z
     /** How long a finished generation stays readable (its topic expires then, on both stores). */
     AI_RETENTION_MS: int(1000, 30 * 24 * 3_600_000).default(3_600_000),
     AUTH_JWT_SECRET: z.string().min(1).optional(),
+    /** Allowance for clocks that disagree with the token issuer's, on `exp`, `nbf` and `iat`. */
+    AUTH_CLOCK_SKEW_MS: int(0, 600_000).default(30_000),
+    /**
+     * Peers whose X-Forwarded-For is believed: addresses, CIDRs, or proxy-addr's names `loopback`,
+     * `linklocal`, `uniquelocal`. Default: nobody, the client address is the socket's.
+     */
+    TRUST_PROXY: list.default([]).superRefine((entries, ctx) => {
+      try {
+        proxyTrust(entries);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
     PUBLIC_TOPICS: list.default(['ticker', 'chat:*']),
     MAX_CONNECTIONS: int(1).default(10000),
     MAX_CONNECTIONS_PER_IP: int(1).default(100),
@@ -105,6 +122,20 @@ export const envSchema = z
         path: ['AUTH_JWT_SECRET'],
         message:
           'is required when NODE_ENV=production (set it, or AUTH_JWT_SECRET_FILE to a file holding it; open mode is for local use only)',
+      });
+    }
+    const secretBytes = Buffer.byteLength(env.AUTH_JWT_SECRET ?? '', 'utf8');
+    if (
+      env.NODE_ENV === 'production' &&
+      env.AUTH_JWT_SECRET &&
+      secretBytes < MIN_PRODUCTION_SECRET_BYTES
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWT_SECRET'],
+        message:
+          `must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes when NODE_ENV=production ` +
+          `(got ${secretBytes}; generate one with \`openssl rand -hex 32\`)`,
       });
     }
   });
@@ -156,6 +187,9 @@ function readFileVariables(present: Record<string, string>): {
   return { values, fromFiles, problems };
 }
 
+/** Variables whose value never appears in an error message. */
+const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AI_API_KEY']);
+
 /** Parses the raw environment; throws a ConfigError whose message names every bad variable. */
 export function parseEnv(raw: Record<string, string | undefined>): Env {
   // An empty value counts as unset, as in most .env tooling.
@@ -172,7 +206,7 @@ export function parseEnv(raw: Record<string, string | undefined>): Env {
     const name = issue.path.join('.');
     const got = fromFiles.has(name)
       ? ` (read from ${name}${FILE_SUFFIX})`
-      : name in values
+      : name in values && !SECRET_VARIABLES.has(name)
         ? ` (got "${values[name]}")`
         : '';
     problems.push(`${name}: ${issue.message}${got}`);

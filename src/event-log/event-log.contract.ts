@@ -1,5 +1,5 @@
 import { firstValueFrom, Subscription } from 'rxjs';
-import { compareIds, EventLog, LogEvent } from './event-log';
+import { compareIds, epochSeed, EventLog, LogEvent } from './event-log';
 import { LogStreamItem, streamFromLog } from './event-stream';
 
 export interface EventLogUnderTest {
@@ -122,7 +122,7 @@ export function describeEventLogContract(
 
     it('flags an id newer than anything handed out as unknown', async () => {
       const log = await open();
-      expect(await log.readAfter(['a'], '1')).toEqual({
+      expect(await log.readAfter(['a'], '9'.repeat(16))).toEqual({
         events: [],
         truncated: false,
         unknown: true,
@@ -237,7 +237,7 @@ export function describeEventLogContract(
       const truncated = await firstValueFrom(streamFromLog(log, ['r'], events[0]!.id));
       expect(truncated).toMatchObject({ kind: 'replay', reset: 'history_truncated' });
       expect(truncated.kind === 'replay' && ids(truncated.events)).toEqual(ids(events.slice(2)));
-      const unknown = await firstValueFrom(streamFromLog(log, ['r'], '999999'));
+      const unknown = await firstValueFrom(streamFromLog(log, ['r'], '9'.repeat(16)));
       expect(unknown).toMatchObject({ kind: 'replay', reset: 'unknown_id', events: [] });
       expect(log.subscriberCount()).toBe(0);
     });
@@ -272,6 +272,25 @@ export function describeEventLogContract(
       await eventually(() => got.length === 2, 'both events on the healthy listener');
       expect(ids(got)).toEqual(ids([first, second]));
       unsubscribers.forEach((u) => u());
+    });
+
+    it('starts its ids from the clock, so an id from before it began reads as truncated', async () => {
+      const before = epochSeed(Date.now() - 1);
+      const log = await open();
+      const a = await log.append({ topic: 'e', type: 'm', data: 0 });
+      const b = await log.append({ topic: 'e', type: 'm', data: 1 });
+      expect(BigInt(a.id) > BigInt(before)).toBe(true);
+      expect(compareIds(b.id, a.id)).toBeGreaterThan(0);
+      // An id a client got from an earlier run of the store (ids of that run are all smaller).
+      for (const old of ['3', String(before)]) {
+        const read = await log.readAfter(['e'], old);
+        expect(read).toMatchObject({ truncated: true, unknown: false });
+        expect(ids(read.events)).toEqual([a.id, b.id]);
+      }
+      const reset = await firstValueFrom(streamFromLog(log, ['e'], '3'));
+      expect(reset).toMatchObject({ kind: 'replay', reset: 'history_truncated' });
+      // Control: an id of this run resumes exactly, no reset.
+      expect(await log.readAfter(['e'], a.id)).toMatchObject({ truncated: false, unknown: false });
     });
 
     it('is healthy while usable', async () => {

@@ -1,7 +1,11 @@
 import { InvalidInputError } from '../common/invalid-input.error';
 import { TemporarilyUnavailableError } from '../common/unavailable.error';
 
-/** An event of the log. `id` is assigned by the store: a decimal sequence number, global to the store. */
+/**
+ * An event of the log. `id` is assigned by the store: a decimal sequence number, global to the
+ * store, that starts from the clock (see epochSeed), so ids handed out before a restart or a wipe
+ * are recognised as such.
+ */
 export interface LogEvent<T = unknown> {
   readonly id: string;
   readonly topic: string;
@@ -83,6 +87,18 @@ export class StoreUnavailableError extends TemporarilyUnavailableError {
   constructor(message: string) {
     super(message, 'The event store is unavailable; retry shortly');
   }
+}
+
+/**
+ * Where a store's sequence starts when it has nothing (memory at start-up, Redis empty): the
+ * clock in microseconds-of-milliseconds (ms × 1000). A store that starts again later starts above
+ * every id it handed out before, as long as it appended fewer than 1000 events per millisecond on
+ * average, so an id from before is at or below the new start: readAfter reports it `truncated`
+ * (the client gets a reset and every event of the new epoch) instead of skipping the new events
+ * whose ids happen to be above it. 16 digits until the year 2255, below 2^53.
+ */
+export function epochSeed(nowMs: number = Date.now()): number {
+  return Math.floor(nowMs) * 1000;
 }
 
 /** Ids are decimal sequence numbers; compare them as numbers, not strings. */

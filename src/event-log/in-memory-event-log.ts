@@ -1,6 +1,7 @@
 import {
   AppendInput,
   compareIds,
+  epochSeed,
   EventLog,
   LiveListener,
   LogEvent,
@@ -38,9 +39,13 @@ const UNBOUNDED = Number.MAX_SAFE_INTEGER;
  * topic remembers it dropped them, so a client resuming before them gets `history_truncated`. A topic
  * left with no event and no subscriber is forgotten; `expire` forgets a topic after a delay (finished
  * AI answers). So neither events nor topics can grow the process past the budget.
+ *
+ * The sequence starts from the clock (epochSeed), so an id from before a restart is known as one.
  */
 export class InMemoryEventLog implements EventLog {
-  private sequence = 0;
+  /** The sequence this store started from: ids at or below it are from before its start. */
+  private readonly base: number;
+  private sequence: number;
   private readonly topics = new Map<string, TopicLog>();
   private readonly fanout = new LiveFanout();
   /** Retained events, oldest first, across topics (holes are events already gone). */
@@ -63,7 +68,11 @@ export class InMemoryEventLog implements EventLog {
   constructor(
     private readonly retention: number,
     private readonly maxBytes: number = UNBOUNDED,
-  ) {}
+    base: number = epochSeed(),
+  ) {
+    this.base = base;
+    this.sequence = base;
+  }
 
   /** Estimated bytes of the events retained now (never above maxBytes but for one oversized event). */
   get retainedBytes(): number {
@@ -91,7 +100,8 @@ export class InMemoryEventLog implements EventLog {
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
     const unknown = afterId !== undefined && Number(afterId) > this.sequence;
     if (unknown) return Promise.resolve({ events: [], truncated: false, unknown });
-    let truncated = false;
+    // An id from before this store started: whatever followed it then is gone.
+    let truncated = afterId !== undefined && Number(afterId) <= this.base;
     const parts: LogEvent[][] = [];
     for (const topic of new Set(topics)) {
       const log = this.topics.get(topic);
@@ -119,7 +129,7 @@ export class InMemoryEventLog implements EventLog {
   }
 
   lastId(): Promise<string | undefined> {
-    return Promise.resolve(this.sequence > 0 ? String(this.sequence) : undefined);
+    return Promise.resolve(this.sequence > this.base ? String(this.sequence) : undefined);
   }
 
   subscriberCount(): number {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LevelWithSilent } from 'pino';
+import { clientAddress, ProxyTrust } from '../common/client-address';
 
 /** Probe and scrape routes: logged at debug, so a probe every few seconds does not flood the logs. */
 const QUIET_PATHS = /^\/(health(\/|$)|metrics$)/;
@@ -81,10 +82,15 @@ interface SerializedRequest {
   url: string;
   headers: Record<string, string | string[] | undefined>;
   remoteAddress: string;
-  raw: IncomingMessage & { ip?: string; originalUrl?: string };
+  raw: IncomingMessage & { originalUrl?: string };
 }
 
-export function serializeRequest(req: SerializedRequest): LoggedRequest {
+/** The request serializer for one TRUST_PROXY setting: the logged address is clientAddress's. */
+export function requestSerializer(trust: ProxyTrust): (req: SerializedRequest) => LoggedRequest {
+  return (req) => serializeRequest(req, trust);
+}
+
+export function serializeRequest(req: SerializedRequest, trust: ProxyTrust): LoggedRequest {
   const header = (name: string) => {
     const value = req.headers[name];
     return Array.isArray(value) ? value[0] : value;
@@ -93,7 +99,7 @@ export function serializeRequest(req: SerializedRequest): LoggedRequest {
     id: req.id,
     method: req.method,
     url: redactUrl(req.raw.originalUrl ?? req.url),
-    remoteAddress: req.raw.ip ?? req.remoteAddress,
+    remoteAddress: req.raw.socket ? clientAddress(req.raw, trust) : req.remoteAddress,
     userAgent: header('user-agent'),
     lastEventId: header('last-event-id'),
   };

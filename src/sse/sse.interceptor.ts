@@ -11,6 +11,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Observable, Observer, of, Subscription } from 'rxjs';
+import { clientAddress, ProxyTrust, proxyTrust } from '../common/client-address';
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DrainService } from '../lifecycle/drain.service';
@@ -40,13 +41,16 @@ import { errorFrame, FrameError, frameOf, openingFrame } from './sse-serializer'
 @Injectable()
 export class SseInterceptor implements NestInterceptor {
   private readonly logger = new Logger('SSE');
+  private readonly trust: ProxyTrust;
 
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly drain: DrainService,
-  ) {}
+  ) {
+    this.trust = proxyTrust(config.http.trustProxy);
+  }
 
   intercept(context: ExecutionContext, next: CallHandler<SseEmission>): Promise<Observable<null>> {
     const http = context.switchToHttp();
@@ -56,7 +60,7 @@ export class SseInterceptor implements NestInterceptor {
     const extraHeaders =
       this.reflector.get<Record<string, string> | undefined>(SSE_HEADERS, context.getHandler()) ??
       {};
-    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(req, this.trust);
     // The slot is taken now, before the handler's asynchronous checks, and given back on every path.
     const reservation = this.admit(ip);
 
