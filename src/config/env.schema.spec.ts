@@ -113,9 +113,10 @@ describe('parseEnv', () => {
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
     it('reads AUTH_JWT_SECRET from AUTH_JWT_SECRET_FILE, without the trailing line break', () => {
-      const secretFile = file('jwt', 'from-the-file\n');
+      const secret = 'from-the-file-'.padEnd(40, 'x');
+      const secretFile = file('jwt', `${secret}\n`);
       const config = loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET_FILE: secretFile });
-      expect(config.auth.jwtSecret).toBe('from-the-file');
+      expect(config.auth.jwtSecret).toBe(secret);
     });
 
     it('works for any variable, and validates what the file holds like the variable', () => {

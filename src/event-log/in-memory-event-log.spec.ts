@@ -1,4 +1,5 @@
 import { firstValueFrom } from 'rxjs';
+import { epochSeed } from './event-log';
 import { describeEventLogContract } from './event-log.contract';
 import { streamFromLog } from './event-stream';
 import { estimateEventBytes } from './event-size';
@@ -11,8 +12,15 @@ describeEventLogContract(InMemoryEventLog.name, (retention) => {
 
 describe(`${InMemoryEventLog.name} total budget (STORE_MAX_BYTES)`, () => {
   const payload = (i: number) => ({ text: 'x'.repeat(1000), i });
+  // Ids are as long as the store's own (its sequence starts from the clock: epochSeed).
   const sizeOf = (topic: string, i: number) =>
-    estimateEventBytes({ id: String(i + 1), topic, type: 'm', data: payload(i), timestamp: 0 });
+    estimateEventBytes({
+      id: String(epochSeed() + i + 1),
+      topic,
+      type: 'm',
+      data: payload(i),
+      timestamp: 0,
+    });
 
   it('evicts the oldest events across topics past the budget, and stays within it', async () => {
     const budget = sizeOf('t0', 0) * 10;
