@@ -1,5 +1,7 @@
 import {
+  AppendConflictError,
   AppendInput,
+  AppendOptions,
   compareIds,
   EventLog,
   LiveListener,
@@ -29,7 +31,19 @@ export class InMemoryEventLog implements EventLog {
 
   constructor(private readonly retention: number) {}
 
-  append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
+  append<T>(input: AppendInput<T>, options: AppendOptions = {}): Promise<LogEvent<T>> {
+    if (options.ifLastId !== undefined) {
+      const log = this.topics.get(input.topic);
+      const newest =
+        log && log.events.length > log.start ? log.events[log.events.length - 1]!.id : null;
+      if (newest !== options.ifLastId) {
+        return Promise.reject(
+          new AppendConflictError(
+            `topic ${input.topic} has moved on (newest id ${newest ?? 'none'})`,
+          ),
+        );
+      }
+    }
     const event: LogEvent<T> = {
       id: String(++this.sequence),
       topic: input.topic,
@@ -37,9 +51,20 @@ export class InMemoryEventLog implements EventLog {
       data: input.data,
       timestamp: Date.now(),
     };
-    this.retain(event);
+    this.retain(event, options.keepAll === true);
     this.fanout.dispatch(event);
     return Promise.resolve(event);
+  }
+
+  deleteTopic(topic: string): Promise<void> {
+    const log = this.topics.get(topic);
+    if (log && log.events.length > log.start) {
+      // Only the mark stays: a reader from before the deletion learns that it missed events.
+      log.droppedUpTo = log.events[log.events.length - 1]!.id;
+      log.events = [];
+      log.start = 0;
+    }
+    return Promise.resolve();
   }
 
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
@@ -87,13 +112,13 @@ export class InMemoryEventLog implements EventLog {
     return Promise.resolve();
   }
 
-  private retain(event: LogEvent): void {
+  private retain(event: LogEvent, keepAll: boolean): void {
     let log = this.topics.get(event.topic);
     if (!log)
       this.topics.set(event.topic, (log = { events: [], start: 0, droppedUpTo: undefined }));
     log.events.push(event);
     const retained = log.events.length - log.start;
-    if (retained > this.retention) {
+    if (!keepAll && retained > this.retention) {
       log.droppedUpTo = log.events[log.start]!.id;
       log.start++;
       // Compact once the dropped prefix is as long as what is kept: amortized O(1) per append.

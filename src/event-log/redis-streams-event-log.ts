@@ -2,7 +2,9 @@ import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { EventEmitter } from 'node:events';
 import {
+  AppendConflictError,
   AppendInput,
+  AppendOptions,
   compareIds,
   EventLog,
   LiveListener,
@@ -40,27 +42,49 @@ type StreamEntry = [id: string, fields: string[]];
 
 /**
  * KEYS: sequence, topic stream, fan-out stream, dropped hash.
- * ARGV: retention, topic, type, data, timestamp, fan-out max length, floor.
+ * ARGV: retention, topic, type, data, timestamp, fan-out max length, floor, check, expected newest id.
  * One global sequence gives every event the id `<seq>-0` in both streams. Before the topic stream is
- * trimmed to `retention`, the newest id it drops is kept in the dropped hash (for `truncated`).
- * `floor` is the highest id the calling instance has seen: after Redis lost its data, the sequence
- * continues above it instead of handing out ids clients already hold.
+ * trimmed to `retention` (0: kept whole), the newest id it drops is kept in the dropped hash (for
+ * `truncated`). `floor` is the highest id the calling instance has seen: after Redis lost its data,
+ * the sequence continues above it instead of handing out ids clients already hold. With `check` = 1
+ * the append happens only if the topic's newest entry is the expected id ('' = none); else -1.
  */
 const APPEND_SCRIPT = `
+if ARGV[8] == '1' then
+  local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  local have = ''
+  if #newest > 0 then have = newest[1][1] end
+  if have ~= ARGV[9] then return -1 end
+end
 local floor = tonumber(ARGV[7])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < floor then redis.call('SET', KEYS[1], floor) end
 local seq = redis.call('INCR', KEYS[1])
 local id = seq .. '-0'
 local retention = tonumber(ARGV[1])
-local excess = redis.call('XLEN', KEYS[2]) + 1 - retention
-if excess > 0 then
-  local dropped = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', excess)
-  redis.call('HSET', KEYS[4], ARGV[2], dropped[#dropped][1])
+if retention > 0 then
+  local excess = redis.call('XLEN', KEYS[2]) + 1 - retention
+  if excess > 0 then
+    local dropped = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', excess)
+    redis.call('HSET', KEYS[4], ARGV[2], dropped[#dropped][1])
+  end
+  redis.call('XADD', KEYS[2], 'MAXLEN', retention, id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
+else
+  redis.call('XADD', KEYS[2], id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', retention, id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], id, 'topic', ARGV[2], 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
 return seq
+`;
+
+/**
+ * KEYS: topic stream, dropped hash. ARGV: topic. Drops the topic's events and marks its newest id as
+ * dropped, so a reader from before the deletion gets `truncated`.
+ */
+const DELETE_TOPIC_SCRIPT = `
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #newest > 0 then redis.call('HSET', KEYS[2], ARGV[1], newest[1][1]) end
+redis.call('DEL', KEYS[1])
+return #newest
 `;
 
 /**
@@ -108,6 +132,7 @@ export class RedisStreamsEventLog implements EventLog {
       retryStrategy,
     }) as Redis & RedisWithAppend;
     this.redis.defineCommand('rivuletAppend', { numberOfKeys: 4, lua: APPEND_SCRIPT });
+    this.redis.defineCommand('rivuletDeleteTopic', { numberOfKeys: 2, lua: DELETE_TOPIC_SCRIPT });
     this.reader = new Redis(options.url, {
       // The reader waits through outages: its XREAD is queued until the connection is back.
       enableOfflineQueue: true,
@@ -128,7 +153,7 @@ export class RedisStreamsEventLog implements EventLog {
     this.readerDone = this.readLoop();
   }
 
-  async append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
+  async append<T>(input: AppendInput<T>, options: AppendOptions = {}): Promise<LogEvent<T>> {
     const timestamp = Date.now();
     const data = JSON.stringify(input.data) ?? '';
     const seq = await this.command('append', () =>
@@ -137,16 +162,27 @@ export class RedisStreamsEventLog implements EventLog {
         this.topicKey(input.topic),
         this.key('all'),
         this.key('dropped'),
-        this.retention,
+        options.keepAll === true ? 0 : this.retention,
         input.topic,
         input.type,
         data,
         timestamp,
         this.fanOutMaxLen,
         this.lastSeen ?? 0,
+        options.ifLastId === undefined ? '0' : '1',
+        options.ifLastId == null ? '' : `${options.ifLastId}-0`,
       ),
     );
+    if (seq === -1) {
+      throw new AppendConflictError(`topic ${input.topic} has moved on past ${options.ifLastId}`);
+    }
     return { id: String(seq), topic: input.topic, type: input.type, data: input.data, timestamp };
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    await this.command('deleteTopic', () =>
+      this.redis.rivuletDeleteTopic(this.topicKey(topic), this.key('dropped'), topic),
+    );
   }
 
   async readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
@@ -355,6 +391,7 @@ const MAX_SEQUENCE = '9223372036854775807';
 
 interface RedisWithAppend {
   rivuletAppend(...args: (string | number)[]): Promise<number>;
+  rivuletDeleteTopic(...args: string[]): Promise<number>;
 }
 
 function stripSeq(redisId: string): string {
