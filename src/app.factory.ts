@@ -37,11 +37,14 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // Behind nginx (same host or a private network): the client address comes from X-Forwarded-For.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.enableCors(buildCorsOptions(config.cors));
-  app.use(
-    express.json({
-      limit: config.http.maxBodyBytes,
-      type: ['application/json', 'application/*+json'],
-    }),
+  const json = express.json({
+    limit: config.http.maxBodyBytes,
+    type: ['application/json', 'application/*+json'],
+  });
+  // Durable streams read their bodies themselves, as bytes, after the access check (any type, and
+  // a JSON body is stored as sent, up to DURABLE_MAX_BODY_BYTES).
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    req.path.startsWith('/v1/stream/') ? next() : json(req, res, next),
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);

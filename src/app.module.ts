@@ -6,6 +6,7 @@ import { ChatModule } from './chat/chat.module';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { DurableStreamsModule } from './durable-streams/durable-streams.module';
 import { EventLogModule } from './event-log/event-log.module';
 import { MonitorModule } from './monitor/monitor.module';
 import { NotificationsModule } from './notifications/notifications.module';
@@ -40,6 +41,7 @@ export class AppModule {
         ChatModule,
         MonitorModule,
         AiModule,
+        DurableStreamsModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };

@@ -291,8 +291,11 @@ export function describeEventLogContract(
       const a = await log.append({ topic: 'gone', type: 'm', data: 'a' });
       const b = await log.append({ topic: 'gone', type: 'm', data: 'b' });
       const other = await log.append({ topic: 'stays', type: 'm', data: 'c' });
-      await log.deleteTopic('gone');
-      await log.deleteTopic('never-existed');
+      // Conditional: not while the newest event is another one than the caller saw.
+      expect(await log.deleteTopic('gone', a.id)).toBe(false);
+      expect((await log.readAfter(['gone'], undefined)).events).toHaveLength(2);
+      expect(await log.deleteTopic('gone', b.id)).toBe(true);
+      expect(await log.deleteTopic('never-existed')).toBe(true);
       expect(await log.readAfter(['gone'], undefined)).toEqual({
         events: [],
         truncated: false,

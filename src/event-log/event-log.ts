@@ -56,8 +56,9 @@ export interface EventLog {
   /**
    * Drops every event of `topic`. A later readAfter from an id handed out before reports `truncated`
    * (those events are gone for good); the topic can be appended to again (`ifLastId: null` holds).
+   * With `ifLastId`, only if the topic's newest event still has that id. Resolves whether it deleted.
    */
-  deleteTopic(topic: string): Promise<void>;
+  deleteTopic(topic: string, ifLastId?: string): Promise<boolean>;
   /** Retained events after `afterId` (all retained events when undefined) on `topics`, merged in id order. */
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult>;
   /** Live events on `topics` from now on, in id order; delivered to listeners in process. */

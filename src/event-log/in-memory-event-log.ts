@@ -56,15 +56,18 @@ export class InMemoryEventLog implements EventLog {
     return Promise.resolve(event);
   }
 
-  deleteTopic(topic: string): Promise<void> {
+  deleteTopic(topic: string, ifLastId?: string): Promise<boolean> {
     const log = this.topics.get(topic);
-    if (log && log.events.length > log.start) {
+    const newest =
+      log && log.events.length > log.start ? log.events[log.events.length - 1]! : undefined;
+    if (ifLastId !== undefined && newest?.id !== ifLastId) return Promise.resolve(false);
+    if (log && newest) {
       // Only the mark stays: a reader from before the deletion learns that it missed events.
-      log.droppedUpTo = log.events[log.events.length - 1]!.id;
+      log.droppedUpTo = newest.id;
       log.events = [];
       log.start = 0;
     }
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {

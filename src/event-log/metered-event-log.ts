@@ -33,8 +33,8 @@ export class MeteredEventLog implements EventLog {
     }
   }
 
-  deleteTopic(topic: string): Promise<void> {
-    return this.inner.deleteTopic(topic);
+  deleteTopic(topic: string, ifLastId?: string): Promise<boolean> {
+    return this.inner.deleteTopic(topic, ifLastId);
   }
 
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {

@@ -77,14 +77,16 @@ return seq
 `;
 
 /**
- * KEYS: topic stream, dropped hash. ARGV: topic. Drops the topic's events and marks its newest id as
- * dropped, so a reader from before the deletion gets `truncated`.
+ * KEYS: topic stream, dropped hash. ARGV: topic, expected newest id ('' = any). Drops the topic's
+ * events and marks its newest id as dropped, so a reader from before the deletion gets `truncated`.
+ * Returns 0 (and does nothing) when the newest id is not the expected one.
  */
 const DELETE_TOPIC_SCRIPT = `
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if ARGV[2] ~= '' and (#newest == 0 or newest[1][1] ~= ARGV[2]) then return 0 end
 if #newest > 0 then redis.call('HSET', KEYS[2], ARGV[1], newest[1][1]) end
 redis.call('DEL', KEYS[1])
-return #newest
+return 1
 `;
 
 /**
@@ -179,10 +181,16 @@ export class RedisStreamsEventLog implements EventLog {
     return { id: String(seq), topic: input.topic, type: input.type, data: input.data, timestamp };
   }
 
-  async deleteTopic(topic: string): Promise<void> {
-    await this.command('deleteTopic', () =>
-      this.redis.rivuletDeleteTopic(this.topicKey(topic), this.key('dropped'), topic),
+  async deleteTopic(topic: string, ifLastId?: string): Promise<boolean> {
+    const deleted = await this.command('deleteTopic', () =>
+      this.redis.rivuletDeleteTopic(
+        this.topicKey(topic),
+        this.key('dropped'),
+        topic,
+        ifLastId === undefined ? '' : `${ifLastId}-0`,
+      ),
     );
+    return deleted === 1;
   }
 
   async readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
