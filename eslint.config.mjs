@@ -13,6 +13,7 @@ export default tseslint.config(
       'public/',
       'eslint.config.mjs',
       'jest.config.ts',
+      'test/conformance/vitest.config.mts',
       'test-artifacts/',
       'scripts/',
     ],

@@ -280,7 +280,8 @@ export class DurableStreamsController {
         unsubscribe();
         res.off('close', onClose);
         this.release(ip);
-        if (error !== undefined) reject(error instanceof Error ? error : new Error(String(error)));
+        if (error !== undefined)
+          reject(error instanceof Error ? error : new Error('long-poll failed'));
         else resolve(value);
       };
       const check = async (): Promise<void> => {

@@ -81,7 +81,7 @@ export interface StreamState {
   ttlSeconds: number | undefined;
   expiresAt: string | undefined;
   expiresAtMs: number | undefined;
-  /** Last write or read (event timestamps): where a Stream-TTL counts from. */
+  /** Last write or read (the newest event timestamp, whichever instance wrote it): where a Stream-TTL counts from. */
   lastAccessAt: number;
   closed: boolean;
   closedBy: ProducerRef | undefined;
@@ -189,7 +189,7 @@ export function applyEvent(view: TopicView, event: LogEvent): void {
         state.closed = true;
         state.closedBy = data.producer;
       }
-      state.lastAccessAt = event.timestamp;
+      state.lastAccessAt = Math.max(state.lastAccessAt, event.timestamp);
       return;
     }
     case DS_EVENT.close: {
@@ -197,7 +197,7 @@ export function applyEvent(view: TopicView, event: LogEvent): void {
       if (data.producer) commitProducer(state, data.producer);
       state.closed = true;
       state.closedBy = data.producer;
-      state.lastAccessAt = event.timestamp;
+      state.lastAccessAt = Math.max(state.lastAccessAt, event.timestamp);
       return;
     }
     case DS_EVENT.touch:

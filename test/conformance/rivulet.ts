@@ -25,7 +25,10 @@ export type Store = 'memory' | 'redis' | 'nginx';
  * redis-server, the suite on the first. nginx: the same two replicas behind the project's nginx
  * (least_conn), so consecutive requests of one test land on different replicas.
  */
-export async function startRivulet(store: Store, env: Record<string, string> = {}): Promise<RivuletUnderTest> {
+export async function startRivulet(
+  store: Store,
+  env: Record<string, string> = {},
+): Promise<RivuletUnderTest> {
   const redis = store === 'memory' ? undefined : await RedisServer.start();
   try {
     const topology = await startTopology({

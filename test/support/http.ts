@@ -84,13 +84,21 @@ export interface TokenClaims {
   sub?: string;
   subscribe?: string[];
   publish?: string[];
+  /** Durable stream path patterns (claim rivulet.streams). */
+  streams?: { read?: string[]; write?: string[] };
 }
 
 /** An HS256 access token as Rivulet expects it (expiresIn: a jose time span, negative = already expired). */
 export function mintToken(secret: string, claims: TokenClaims, expiresIn = '5m'): Promise<string> {
   const payload: Record<string, unknown> = {};
-  if (claims.subscribe || claims.publish) {
+  if (claims.subscribe || claims.publish || claims.streams) {
     payload.rivulet = { subscribe: claims.subscribe ?? [], publish: claims.publish ?? [] };
+    if (claims.streams) {
+      (payload.rivulet as Record<string, unknown>).streams = {
+        read: claims.streams.read ?? [],
+        write: claims.streams.write ?? [],
+      };
+    }
   }
   const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256' })
