@@ -87,6 +87,7 @@ const MAX_CONFLICT_RETRIES = 1000;
 export class DurableStreamsService {
   private readonly views = new Map<string, TopicView>();
   private readonly refreshing = new Map<string, Promise<TopicView>>();
+  private readonly queued = new Map<string, Promise<TopicView>>();
   private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
@@ -346,7 +347,7 @@ export class DurableStreamsService {
     if (Date.now() - state.lastAccessAt < interval) return;
     await this.log.append(
       { topic: this.topicOf(path), type: DS_EVENT.touch, data: {} },
-      { keepAll: true },
+      { keepAll: true, announceOnly: true },
     );
   }
 
@@ -355,14 +356,28 @@ export class DurableStreamsService {
     return this.log.subscribe([this.topicOf(path)], listener);
   }
 
-  /** The current fold of the topic: cached per instance, brought up to date from the log. */
+  /**
+   * The current fold of the topic: cached per instance, brought up to date from the log. At most one
+   * refresh per topic runs at a time, and callers that arrive while one runs share the next one (it
+   * starts after they asked, so it sees every write made before): a thousand live readers woken by
+   * one append cost two reads of the log, not a thousand.
+   */
   view(path: string): Promise<TopicView> {
     const topic = this.topicOf(path);
-    const previous = this.refreshing.get(topic);
-    const next = (previous ?? Promise.resolve()).then(
-      () => this.refresh(topic),
-      () => this.refresh(topic),
-    );
+    const queued = this.queued.get(topic);
+    if (queued) return queued;
+    const running = this.refreshing.get(topic);
+    let next: Promise<TopicView>;
+    if (running) {
+      const start = () => {
+        this.queued.delete(topic);
+        return this.refresh(topic);
+      };
+      next = running.then(start, start);
+      this.queued.set(topic, next);
+    } else {
+      next = this.refresh(topic);
+    }
     this.refreshing.set(topic, next);
     const cleanup = () => {
       if (this.refreshing.get(topic) === next) this.refreshing.delete(topic);
@@ -418,7 +433,7 @@ export class DurableStreamsService {
         try {
           const appended = await this.log.append(
             { topic, type: event.type, data: event.data },
-            { ifLastId: seen ?? null, keepAll: true },
+            { ifLastId: seen ?? null, keepAll: true, announceOnly: true },
           );
           onAppended?.(appended.id);
           return result;

@@ -311,6 +311,29 @@ export function describeEventLogContract(
       expect(compareIds(again.id, other.id)).toBeGreaterThan(0);
     });
 
+    it('announceOnly: live subscribers get the event without its data, readAfter with it', async () => {
+      const log = await open();
+      const live: LogEvent[] = [];
+      const unsubscribe = log.subscribe(['big'], (e) => live.push(e));
+      const appended = await log.append(
+        { topic: 'big', type: 'chunk', data: { payload: 'x'.repeat(1000) } },
+        { announceOnly: true },
+      );
+      const plain = await log.append({ topic: 'big', type: 'chunk', data: 'small' });
+      await eventually(() => live.length === 2, 'both live events');
+      expect(live[0]).toMatchObject({
+        id: appended.id,
+        topic: 'big',
+        type: 'chunk',
+        data: undefined,
+      });
+      expect(live[1]).toMatchObject({ id: plain.id, data: 'small' });
+      expect(appended.data).toEqual({ payload: 'x'.repeat(1000) });
+      const { events } = await log.readAfter(['big'], undefined);
+      expect(events[0]!.data).toEqual({ payload: 'x'.repeat(1000) });
+      unsubscribe();
+    });
+
     it('is healthy while usable', async () => {
       const log = await open();
       expect(await log.isHealthy()).toBe(true);

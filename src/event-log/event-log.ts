@@ -25,6 +25,12 @@ export interface AppendOptions {
   ifLastId?: string | null;
   /** Keep every event of this topic regardless of STORE_RETENTION, until deleteTopic (durable streams). */
   keepAll?: boolean;
+  /**
+   * Live subscribers get the event without its data (`data: undefined`); readAfter returns it whole.
+   * For subscribers that re-read the topic anyway: a large payload is not copied to every instance's
+   * live feed (on Redis, the fan-out stream is capped by count, not by bytes).
+   */
+  announceOnly?: boolean;
 }
 
 /** An append with `ifLastId` found another newest event on the topic: re-read and try again. */

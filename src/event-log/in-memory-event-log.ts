@@ -52,7 +52,7 @@ export class InMemoryEventLog implements EventLog {
       timestamp: Date.now(),
     };
     this.retain(event, options.keepAll === true);
-    this.fanout.dispatch(event);
+    this.fanout.dispatch(options.announceOnly ? { ...event, data: undefined } : event);
     return Promise.resolve(event);
   }
 

@@ -42,7 +42,8 @@ type StreamEntry = [id: string, fields: string[]];
 
 /**
  * KEYS: sequence, topic stream, fan-out stream, dropped hash.
- * ARGV: retention, topic, type, data, timestamp, fan-out max length, floor, check, expected newest id.
+ * ARGV: retention, topic, type, data, timestamp, fan-out max length, floor, check, expected newest id,
+ * fan-out data (the data again, or '' to announce the event without it).
  * One global sequence gives every event the id `<seq>-0` in both streams. Before the topic stream is
  * trimmed to `retention` (0: kept whole), the newest id it drops is kept in the dropped hash (for
  * `truncated`). `floor` is the highest id the calling instance has seen: after Redis lost its data,
@@ -72,7 +73,7 @@ if retention > 0 then
 else
   redis.call('XADD', KEYS[2], id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], id, 'topic', ARGV[2], 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], id, 'topic', ARGV[2], 'type', ARGV[3], 'data', ARGV[10], 'ts', ARGV[5])
 return seq
 `;
 
@@ -173,6 +174,7 @@ export class RedisStreamsEventLog implements EventLog {
         this.lastSeen ?? 0,
         options.ifLastId === undefined ? '0' : '1',
         options.ifLastId == null ? '' : `${options.ifLastId}-0`,
+        options.announceOnly ? '' : data,
       ),
     );
     if (seq === -1) {
