@@ -18,7 +18,7 @@ import { StoreUnavailableError } from '../event-log/event-log';
 import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from '../sse/connection-registry.service';
 import { openingFrame, protocolFrame } from '../sse/sse-serializer';
-import { readRawBody } from './raw-body';
+import { AbandonedBodyException, readRawBody } from './raw-body';
 import { BEGINNING, NOW, parseOffset, responseCursor } from './offsets';
 import {
   CreateRequest,
@@ -456,6 +456,7 @@ export class DurableStreamsController {
     }
     const status = exception instanceof HttpException ? exception.getStatus() : 500;
     if (exception instanceof DurableStreamError) setHeaders(res, exception.headers);
+    if (exception instanceof AbandonedBodyException) setHeaders(res, 'Connection', 'close');
     if (exception instanceof RetryableHttpException)
       setHeaders(res, 'Retry-After', String(exception.retryAfterSeconds));
     const message =
