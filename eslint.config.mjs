@@ -25,6 +25,7 @@ export default tseslint.config(
       '.dependency-cruiser.cjs',
       'jest.config.ts',
       'jest.stack.config.ts',
+      'test/conformance/vitest.config.mts',
       'test-artifacts/',
       'scripts/',
     ],

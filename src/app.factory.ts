@@ -58,13 +58,16 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(noSniff);
   app.enableCors(buildCorsOptions(config.cors));
   limitRequests(app, config);
-  app.use(
-    express.json({
-      limit: config.http.maxBodyBytes,
-      type: ['application/json', 'application/*+json'],
-      // Refused before parsing: a value nested deeper than MAX_JSON_DEPTH never enters the log.
-      verify: verifyJsonDepth(config.http.maxJsonDepth),
-    }),
+  const json = express.json({
+    limit: config.http.maxBodyBytes,
+    type: ['application/json', 'application/*+json'],
+    // Refused before parsing: a value nested deeper than MAX_JSON_DEPTH never enters the log.
+    verify: verifyJsonDepth(config.http.maxJsonDepth),
+  });
+  // Durable streams read their bodies themselves, as bytes, after the access check (any type, and
+  // a JSON body is stored as sent, up to DURABLE_MAX_BODY_BYTES).
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    req.path.startsWith('/v1/stream/') ? next() : json(req, res, next),
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import http from 'node:http';
-import { aiTopic, seedTopic } from '../src/ai/ai-events';
+import { aiOwnerTopic, aiTopic, seedTopic } from '../src/ai/ai-events';
 import { GenerationService } from '../src/ai/generation.service';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { REDIS_KEY_PREFIX } from '../src/event-log/event-log.module';
@@ -205,7 +205,7 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
     }
     expect((await request(`${app.url}/api/ai/chat/${id}`, 'DELETE')).status).toBe(202);
     await waitUntil(() => expire.mock.calls.length > 0, 'the expiry to be set');
-    expect(expire).toHaveBeenCalledWith([aiTopic(id!)], 1000);
+    expect(expire).toHaveBeenCalledWith([aiTopic(id!), aiOwnerTopic(id!)], 1000);
   });
 });
 

@@ -168,10 +168,12 @@ describe('docker-compose.yml', () => {
     expect(durationMs(readTimeout)).toBeGreaterThan(Number(env('SSE_HEARTBEAT_MS')));
   });
 
-  it("matches nginx's body limit to the app's MAX_BODY_BYTES", () => {
+  it("matches nginx's body limits to the app's MAX_BODY_BYTES and DURABLE_MAX_BODY_BYTES", () => {
+    // In file order: the /api/ stream location, then /v1/stream/ (Durable Streams).
     const limits = nginxDirective('conf.d/rivulet.conf', 'client_max_body_size');
-    expect(limits).toEqual(['64k']);
+    expect(limits).toEqual(['64k', '1m']);
     expect(64 * 1024).toBe(Number(env('MAX_BODY_BYTES')));
+    expect(1024 * 1024).toBe(Number(env('DURABLE_MAX_BODY_BYTES')));
   });
 
   it('checks app health with the same command as the image', () => {

@@ -5,11 +5,17 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { displayNameProblem } from '../common/display-name';
 import { BROADCAST_TOPIC, isUserId, USER_ID_RULE, userTopic } from '../common/topic-names';
 import { extractAccessToken, TokenSource } from './access-token';
-import { AccessAction, Principal } from './principal';
+import { isStreamPattern } from '../config/stream-pattern';
+import { AccessAction, Principal, StreamAccess } from './principal';
 import { isTopicPattern, matchesAny } from './topic-pattern';
 
 const patterns = z
   .array(z.string().refine(isTopicPattern, 'is not a topic pattern'))
+  .max(256)
+  .default([]);
+
+const streamPatterns = z
+  .array(z.string().refine(isStreamPattern, 'is not a stream path pattern'))
   .max(256)
   .default([]);
 
@@ -20,7 +26,12 @@ const claimsSchema = z.object({
   name: z.unknown().optional(),
   preferred_username: z.unknown().optional(),
   rivulet: z
-    .object({ subscribe: patterns, publish: patterns, admin: z.boolean().default(false) })
+    .object({
+      subscribe: patterns,
+      publish: patterns,
+      admin: z.boolean().default(false),
+      streams: z.object({ read: streamPatterns, write: streamPatterns }).optional(),
+    })
     .optional(),
 });
 
@@ -131,7 +142,31 @@ export class AccessService {
       admin: claims.data.rivulet?.admin ?? false,
       subscribe: claims.data.rivulet?.subscribe ?? [],
       publish: claims.data.rivulet?.publish ?? [],
+      streams: claims.data.rivulet?.streams ?? { read: [], write: [] },
     };
+  }
+
+  /**
+   * Durable streams (/v1/stream/<path>): reading a path matched by PUBLIC_STREAMS needs no token;
+   * otherwise the token's `rivulet.streams.read` (GET, HEAD) or `.write` (PUT, POST, DELETE)
+   * patterns must match the path. Writing implies nothing about reading, and the reverse. No-op in
+   * open mode; 401 without a valid token, 403 without the scope.
+   */
+  async authorizeStream(
+    req: TokenSource,
+    access: StreamAccess,
+    path: string,
+  ): Promise<Principal | undefined> {
+    if (this.openMode) return undefined;
+    if (access === 'read' && matchesAny(this.config.durable.publicStreams, path)) return undefined;
+    const principal = await this.identify(req);
+    if (!principal)
+      throw new UnauthorizedException(`An access token is required to ${access} stream ${path}`);
+    const allowed = access === 'read' ? principal.streams?.read : principal.streams?.write;
+    if (!matchesAny(allowed ?? [], path)) {
+      throw new ForbiddenException(`The access token does not allow to ${access} stream ${path}`);
+    }
+    return principal;
   }
 
   private checkSubscribe(principal: Principal | undefined, topic: string): void {

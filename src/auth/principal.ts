@@ -13,6 +13,11 @@ export interface Principal {
   readonly subscribe: readonly string[];
   /** Topic patterns this token may publish to. */
   readonly publish: readonly string[];
+  /** Durable stream path patterns (`orders/*`) this token may read and write (claim `rivulet.streams`). */
+  readonly streams?: { readonly read: readonly string[]; readonly write: readonly string[] };
 }
 
 export type AccessAction = 'subscribe' | 'publish';
+
+/** What a request does to a durable stream: read (GET, HEAD) or write (PUT, POST, DELETE). */
+export type StreamAccess = 'read' | 'write';

@@ -40,6 +40,7 @@ export interface AppConfig {
   };
   auth: { jwtSecret: string | undefined; publicTopics: string[]; clockSkewMs: number };
   limits: { maxConnections: number; maxConnectionsPerIp: number };
+  durable: { maxBodyBytes: number; longPollMs: number; sseMaxMs: number; publicStreams: string[] };
 }
 
 export function toAppConfig(env: Env): AppConfig {
@@ -94,6 +95,12 @@ export function toAppConfig(env: Env): AppConfig {
     limits: {
       maxConnections: env.MAX_CONNECTIONS,
       maxConnectionsPerIp: env.MAX_CONNECTIONS_PER_IP,
+    },
+    durable: {
+      maxBodyBytes: env.DURABLE_MAX_BODY_BYTES,
+      longPollMs: env.DURABLE_LONG_POLL_MS,
+      sseMaxMs: env.DURABLE_SSE_MAX_MS,
+      publicStreams: env.PUBLIC_STREAMS,
     },
   };
 }

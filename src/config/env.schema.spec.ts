@@ -154,4 +154,24 @@ describe('parseEnv', () => {
       expect(start).not.toThrow(/sekrit-looking/);
     });
   });
+
+  it('Durable Streams: defaults, and PUBLIC_STREAMS must be stream path patterns', () => {
+    expect(loadConfig({}).durable).toEqual({
+      maxBodyBytes: 1024 * 1024,
+      longPollMs: 20000,
+      sseMaxMs: 60000,
+      publicStreams: [],
+    });
+    expect(loadConfig({ PUBLIC_STREAMS: 'demo/*, news' }).durable.publicStreams).toEqual([
+      'demo/*',
+      'news',
+    ]);
+    expect(() => parseEnv({ PUBLIC_STREAMS: 'a b' })).toThrow(
+      /PUBLIC_STREAMS: "a b" is not a stream path pattern/,
+    );
+    expect(() => parseEnv({ DURABLE_LONG_POLL_MS: '10' })).toThrow(/DURABLE_LONG_POLL_MS/);
+    expect(() => parseEnv({ DURABLE_MAX_BODY_BYTES: 'lots' })).toThrow(
+      /DURABLE_MAX_BODY_BYTES: must be a whole number/,
+    );
+  });
 });

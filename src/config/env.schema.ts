@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { proxyTrust } from '../common/client-address';
+import { isStreamPattern } from './stream-pattern';
 
 /** Integer milliseconds (or counts) from an environment string; rejects "abc", "1.5", "-1". */
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -98,6 +99,14 @@ export const envSchema = z
     /** Requests (other than open streams) in progress at once per client address; past it 429. */
     MAX_REQUESTS_PER_IP: int(1).default(100),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(10000),
+    /** Durable Streams (/v1/stream/*): largest create or append body; past it 413. */
+    DURABLE_MAX_BODY_BYTES: int(1, 100 * 1024 * 1024).default(1024 * 1024),
+    /** How long a long-poll read waits for new data before answering 204. */
+    DURABLE_LONG_POLL_MS: int(100, 600_000).default(20000),
+    /** An SSE read is ended after this long (the client reconnects from its offset; CDN collapsing). */
+    DURABLE_SSE_MAX_MS: int(1000, 3_600_000).default(60000),
+    /** Durable stream path patterns anyone may read without a token (`demo/*`); default none. */
+    PUBLIC_STREAMS: list.default([]),
   })
   .superRefine((env, ctx) => {
     if (env.CORS_CREDENTIALS && env.CORS_ORIGINS.includes('*')) {
@@ -113,6 +122,15 @@ export const envSchema = z
           code: 'custom',
           path: ['CORS_ORIGINS'],
           message: `"${origin}" is not an origin (scheme://host[:port], no path)`,
+        });
+      }
+    }
+    for (const pattern of env.PUBLIC_STREAMS) {
+      if (!isStreamPattern(pattern)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PUBLIC_STREAMS'],
+          message: `"${pattern}" is not a stream path pattern (letters, digits, . _ : - /, optional trailing *)`,
         });
       }
     }

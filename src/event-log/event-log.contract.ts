@@ -1,5 +1,5 @@
 import { firstValueFrom, Subscription } from 'rxjs';
-import { compareIds, epochSeed, EventLog, LogEvent } from './event-log';
+import { AppendConflictError, compareIds, epochSeed, EventLog, LogEvent } from './event-log';
 import { LogStreamItem, streamFromLog } from './event-stream';
 
 export interface EventLogUnderTest {
@@ -291,6 +291,98 @@ export function describeEventLogContract(
       expect(reset).toMatchObject({ kind: 'replay', reset: 'history_truncated' });
       // Control: an id of this run resumes exactly, no reset.
       expect(await log.readAfter(['e'], a.id)).toMatchObject({ truncated: false, unknown: false });
+    });
+
+    it('compare-and-append: appends only on the expected newest id of the topic', async () => {
+      const log = await open();
+      const first = await log.append({ topic: 'cas', type: 'm', data: 1 }, { ifLastId: null });
+      await expect(
+        log.append({ topic: 'cas', type: 'm', data: 'lost race' }, { ifLastId: null }),
+      ).rejects.toBeInstanceOf(AppendConflictError);
+      // Another topic moving on does not matter; only this topic's newest event does.
+      await log.append({ topic: 'elsewhere', type: 'm', data: 0 });
+      const second = await log.append({ topic: 'cas', type: 'm', data: 2 }, { ifLastId: first.id });
+      await expect(
+        log.append({ topic: 'cas', type: 'm', data: 'stale' }, { ifLastId: first.id }),
+      ).rejects.toBeInstanceOf(AppendConflictError);
+      const { events } = await log.readAfter(['cas'], undefined);
+      expect(events.map((e) => e.data)).toEqual([1, 2]);
+      expect(ids(events)).toEqual(ids([first, second]));
+    });
+
+    it('compare-and-append: of concurrent appends on the same newest id exactly one wins', async () => {
+      const log = await open();
+      const base = await log.append({ topic: 'race', type: 'm', data: 'base' });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          log.append({ topic: 'race', type: 'm', data: i }, { ifLastId: base.id }),
+        ),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes)
+        if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(AppendConflictError);
+      expect((await log.readAfter(['race'], undefined)).events).toHaveLength(2);
+    });
+
+    it('keepAll: a topic appended with keepAll is not capped by retention', async () => {
+      const log = await open(2);
+      for (let i = 0; i < 5; i++)
+        await log.append({ topic: 'kept', type: 'm', data: i }, { keepAll: true });
+      for (let i = 0; i < 5; i++) await log.append({ topic: 'capped', type: 'm', data: i });
+      const kept = await log.readAfter(['kept'], undefined);
+      expect(kept.events.map((e) => e.data)).toEqual([0, 1, 2, 3, 4]);
+      expect((await log.readAfter(['capped'], undefined)).events.map((e) => e.data)).toEqual([
+        3, 4,
+      ]);
+      expect((await log.readAfter(['kept'], kept.events[0]!.id)).truncated).toBe(false);
+    });
+
+    it('deleteTopic drops the events; a reader from before learns it missed them', async () => {
+      const log = await open();
+      const a = await log.append({ topic: 'gone', type: 'm', data: 'a' });
+      const b = await log.append({ topic: 'gone', type: 'm', data: 'b' });
+      const other = await log.append({ topic: 'stays', type: 'm', data: 'c' });
+      // Conditional: not while the newest event is another one than the caller saw.
+      expect(await log.deleteTopic('gone', a.id)).toBe(false);
+      expect((await log.readAfter(['gone'], undefined)).events).toHaveLength(2);
+      expect(await log.deleteTopic('gone', b.id)).toBe(true);
+      expect(await log.deleteTopic('never-existed')).toBe(true);
+      expect(await log.readAfter(['gone'], undefined)).toEqual({
+        events: [],
+        truncated: false,
+        unknown: false,
+      });
+      expect((await log.readAfter(['gone'], a.id)).truncated).toBe(true);
+      // A reader that saw everything up to the deletion missed nothing.
+      expect((await log.readAfter(['gone'], b.id)).truncated).toBe(false);
+      expect((await log.readAfter(['stays'], undefined)).events.map((e) => e.data)).toEqual(['c']);
+      // The topic starts over: empty for compare-and-append, and readable again.
+      const again = await log.append({ topic: 'gone', type: 'm', data: 'new' }, { ifLastId: null });
+      expect(ids((await log.readAfter(['gone'], b.id)).events)).toEqual([again.id]);
+      expect(compareIds(again.id, other.id)).toBeGreaterThan(0);
+    });
+
+    it('announceOnly: live subscribers get the event without its data, readAfter with it', async () => {
+      const log = await open();
+      const live: LogEvent[] = [];
+      const unsubscribe = log.subscribe(['big'], (e) => live.push(e));
+      const appended = await log.append(
+        { topic: 'big', type: 'chunk', data: { payload: 'x'.repeat(1000) } },
+        { announceOnly: true },
+      );
+      const plain = await log.append({ topic: 'big', type: 'chunk', data: 'small' });
+      await eventually(() => live.length === 2, 'both live events');
+      expect(live[0]).toMatchObject({
+        id: appended.id,
+        topic: 'big',
+        type: 'chunk',
+        data: undefined,
+      });
+      expect(live[1]).toMatchObject({ id: plain.id, data: 'small' });
+      expect(appended.data).toEqual({ payload: 'x'.repeat(1000) });
+      const { events } = await log.readAfter(['big'], undefined);
+      expect(events[0]!.data).toEqual({ payload: 'x'.repeat(1000) });
+      unsubscribe();
     });
 
     it('is healthy while usable', async () => {

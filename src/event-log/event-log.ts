@@ -21,6 +21,30 @@ export interface AppendInput<T = unknown> {
   data: T;
 }
 
+/** How an append is made (see EventLog.append). */
+export interface AppendOptions {
+  /**
+   * Compare-and-append: the event is appended only if the newest retained event of the topic has
+   * this id (`null`: only if the topic holds no event); otherwise the append fails with
+   * AppendConflictError and nothing is written. Lets a feature serialize read-validate-write steps on
+   * one topic across instances (Durable Streams' producers and sequence checks).
+   */
+  ifLastId?: string | null;
+  /** Keep every event of this topic regardless of STORE_RETENTION, until deleteTopic (durable streams). */
+  keepAll?: boolean;
+  /**
+   * Live subscribers get the event without its data (`data: undefined`); readAfter returns it whole.
+   * For subscribers that re-read the topic anyway: a large payload is not copied to every instance's
+   * live feed (on Redis, the fan-out stream is capped by count, not by bytes).
+   */
+  announceOnly?: boolean;
+}
+
+/** An append with `ifLastId` found another newest event on the topic: re-read and try again. */
+export class AppendConflictError extends Error {
+  override readonly name = 'AppendConflictError';
+}
+
 export interface ReadResult {
   /** Events with an id greater than the one asked for, on the topics asked for, in id order. */
   events: LogEvent[];
@@ -41,7 +65,13 @@ export type Unsubscribe = () => void;
  * (STORE=redis). Both pass the contract suite in event-log.contract.ts.
  */
 export interface EventLog {
-  append<T>(input: AppendInput<T>): Promise<LogEvent<T>>;
+  append<T>(input: AppendInput<T>, options?: AppendOptions): Promise<LogEvent<T>>;
+  /**
+   * Drops every event of `topic`. A later readAfter from an id handed out before reports `truncated`
+   * (those events are gone for good); the topic can be appended to again (`ifLastId: null` holds).
+   * With `ifLastId`, only if the topic's newest event still has that id. Resolves whether it deleted.
+   */
+  deleteTopic(topic: string, ifLastId?: string): Promise<boolean>;
   /** Retained events after `afterId` (all retained events when undefined) on `topics`, merged in id order. */
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult>;
   /** Live events on `topics` from now on, in id order; delivered to listeners in process. */

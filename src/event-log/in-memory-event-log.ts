@@ -1,5 +1,7 @@
 import {
+  AppendConflictError,
   AppendInput,
+  AppendOptions,
   compareIds,
   epochSeed,
   EventLog,
@@ -84,7 +86,19 @@ export class InMemoryEventLog implements EventLog {
     return this.topics.size;
   }
 
-  append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
+  append<T>(input: AppendInput<T>, options: AppendOptions = {}): Promise<LogEvent<T>> {
+    if (options.ifLastId !== undefined) {
+      const log = this.topics.get(input.topic);
+      const newest =
+        log && log.events.length > log.start ? log.events[log.events.length - 1]!.id : null;
+      if (newest !== options.ifLastId) {
+        return Promise.reject(
+          new AppendConflictError(
+            `topic ${input.topic} has moved on (newest id ${newest ?? 'none'})`,
+          ),
+        );
+      }
+    }
     const event: LogEvent<T> = {
       id: String(++this.sequence),
       topic: input.topic,
@@ -92,9 +106,26 @@ export class InMemoryEventLog implements EventLog {
       data: input.data,
       timestamp: Date.now(),
     };
-    this.retain(event);
-    this.fanout.dispatch(event);
+    this.retain(event, options.keepAll === true);
+    this.fanout.dispatch(options.announceOnly ? { ...event, data: undefined } : event);
     return Promise.resolve(event);
+  }
+
+  deleteTopic(topic: string, ifLastId?: string): Promise<boolean> {
+    const log = this.topics.get(topic);
+    const newest =
+      log && log.events.length > log.start ? log.events[log.events.length - 1]! : undefined;
+    if (ifLastId !== undefined && newest?.id !== ifLastId) return Promise.resolve(false);
+    if (log && newest) {
+      // Only the mark stays: a reader from before the deletion learns that it missed events.
+      log.droppedUpTo = newest.id;
+      for (let i = log.start; i < log.events.length; i++) this.release(log.events[i]!);
+      log.events = [];
+      log.start = 0;
+      this.compactOrder();
+      this.forgetIfUnused(topic);
+    }
+    return Promise.resolve(true);
   }
 
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
@@ -164,7 +195,7 @@ export class InMemoryEventLog implements EventLog {
     return Promise.resolve();
   }
 
-  private retain(event: LogEvent): void {
+  private retain(event: LogEvent, keepAll: boolean): void {
     let log = this.topics.get(event.topic);
     if (!log) {
       log = { events: [], start: 0, droppedUpTo: this.forgottenUpTo };
@@ -175,7 +206,7 @@ export class InMemoryEventLog implements EventLog {
     this.held.set(event, entry);
     this.order.push(entry);
     this.bytes += entry.bytes;
-    if (log.events.length - log.start > this.retention) this.dropOldest(log);
+    if (!keepAll && log.events.length - log.start > this.retention) this.dropOldest(log);
     // Oldest first across topics, but never the event just appended (one oversized event stays).
     while (this.bytes > this.maxBytes && this.held.size > 1) this.evictOldest();
     this.compactOrder();

@@ -2,7 +2,9 @@ import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { EventEmitter } from 'node:events';
 import {
+  AppendConflictError,
   AppendInput,
+  AppendOptions,
   compareIds,
   epochSeed,
   EventLog,
@@ -43,16 +45,25 @@ type StreamEntry = [id: string, fields: string[]];
 
 /**
  * KEYS: sequence, topic stream, fan-out stream, dropped hash, epoch.
- * ARGV: retention, topic, type, data, timestamp, fan-out max length, floor, seed.
+ * ARGV: retention, topic, type, data, timestamp, fan-out max length, floor, seed, check, expected
+ * newest id, fan-out data (the data again, or '' to announce the event without it).
  * One global sequence gives every event the id `<seq>-0` in both streams. Before the topic stream is
- * trimmed to `retention`, the newest id it drops is kept in the dropped hash (for `truncated`).
- * A store without a sequence (new, or wiped: Redis came back empty) starts a new epoch: the
- * sequence and the epoch key are set to `seed`, the larger of the clock (epochSeed) and `floor`,
+ * trimmed to `retention` (0: kept whole), the newest id it drops is kept in the dropped hash (for
+ * `truncated`). A store without a sequence (new, or wiped: Redis came back empty) starts a new epoch:
+ * the sequence and the epoch key are set to `seed`, the larger of the clock (epochSeed) and `floor`,
  * the highest id the calling instance has seen, so the new ids are above every id clients hold and
- * readAfter knows an id at or below the epoch as one from before. Numbers go to Redis as the
- * strings they came as and ids are formatted with %d: Lua would write 16-digit numbers as 1.7e+15.
+ * readAfter knows an id at or below the epoch as one from before. With `check` = 1 the append
+ * happens only if the topic's newest entry is the expected id ('' = none); else it returns -1.
+ * Numbers go to Redis as the strings they came as and ids are formatted with %d: Lua would write
+ * 16-digit numbers as 1.7e+15.
  */
 const APPEND_SCRIPT = `
+if ARGV[9] == '1' then
+  local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  local have = ''
+  if #newest > 0 then have = newest[1][1] end
+  if have ~= ARGV[10] then return -1 end
+end
 local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], ARGV[8])
@@ -63,14 +74,31 @@ end
 local seq = redis.call('INCR', KEYS[1])
 local id = string.format('%d', seq) .. '-0'
 local retention = tonumber(ARGV[1])
-local excess = redis.call('XLEN', KEYS[2]) + 1 - retention
-if excess > 0 then
-  local dropped = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', excess)
-  redis.call('HSET', KEYS[4], ARGV[2], dropped[#dropped][1])
+if retention > 0 then
+  local excess = redis.call('XLEN', KEYS[2]) + 1 - retention
+  if excess > 0 then
+    local dropped = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', excess)
+    redis.call('HSET', KEYS[4], ARGV[2], dropped[#dropped][1])
+  end
+  redis.call('XADD', KEYS[2], 'MAXLEN', retention, id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
+else
+  redis.call('XADD', KEYS[2], id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', retention, id, 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], id, 'topic', ARGV[2], 'type', ARGV[3], 'data', ARGV[4], 'ts', ARGV[5])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], id, 'topic', ARGV[2], 'type', ARGV[3], 'data', ARGV[11], 'ts', ARGV[5])
 return string.format('%d', seq)
+`;
+
+/**
+ * KEYS: topic stream, dropped hash. ARGV: topic, expected newest id ('' = any). Drops the topic's
+ * events and marks its newest id as dropped, so a reader from before the deletion gets `truncated`.
+ * Returns 0 (and does nothing) when the newest id is not the expected one.
+ */
+const DELETE_TOPIC_SCRIPT = `
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if ARGV[2] ~= '' and (#newest == 0 or newest[1][1] ~= ARGV[2]) then return 0 end
+if #newest > 0 then redis.call('HSET', KEYS[2], ARGV[1], newest[1][1]) end
+redis.call('DEL', KEYS[1])
+return 1
 `;
 
 /**
@@ -117,7 +145,10 @@ export class RedisStreamsEventLog implements EventLog {
     this.redis = createRedisClient<Redis & RedisWithAppend>(
       options.url,
       { kind: 'fail-fast', commandTimeoutMs: options.commandTimeoutMs ?? 2000 },
-      { rivuletAppend: { numberOfKeys: 5, lua: APPEND_SCRIPT } },
+      {
+        rivuletAppend: { numberOfKeys: 5, lua: APPEND_SCRIPT },
+        rivuletDeleteTopic: { numberOfKeys: 2, lua: DELETE_TOPIC_SCRIPT },
+      },
     );
     // The reader waits through outages: its XREAD is queued until the connection is back.
     this.reader = createRedisClient(options.url, { kind: 'blocking' });
@@ -135,7 +166,7 @@ export class RedisStreamsEventLog implements EventLog {
     this.readerDone = this.readLoop();
   }
 
-  async append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
+  async append<T>(input: AppendInput<T>, options: AppendOptions = {}): Promise<LogEvent<T>> {
     const timestamp = Date.now();
     let data: string;
     try {
@@ -154,7 +185,7 @@ export class RedisStreamsEventLog implements EventLog {
         this.key('all'),
         this.key('dropped'),
         this.key('epoch'),
-        this.retention,
+        options.keepAll === true ? 0 : this.retention,
         input.topic,
         input.type,
         data,
@@ -162,9 +193,27 @@ export class RedisStreamsEventLog implements EventLog {
         this.fanOutMaxLen,
         String(floor),
         String(seed),
+        options.ifLastId === undefined ? '0' : '1',
+        options.ifLastId == null ? '' : `${options.ifLastId}-0`,
+        options.announceOnly ? '' : data,
       ),
     );
+    if (String(seq) === '-1') {
+      throw new AppendConflictError(`topic ${input.topic} has moved on past ${options.ifLastId}`);
+    }
     return { id: String(seq), topic: input.topic, type: input.type, data: input.data, timestamp };
+  }
+
+  async deleteTopic(topic: string, ifLastId?: string): Promise<boolean> {
+    const deleted = await this.command('deleteTopic', () =>
+      this.redis.rivuletDeleteTopic(
+        this.topicKey(topic),
+        this.key('dropped'),
+        topic,
+        ifLastId === undefined ? '' : `${ifLastId}-0`,
+      ),
+    );
+    return deleted === 1;
   }
 
   async readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
@@ -407,8 +456,9 @@ export class RedisStreamsEventLog implements EventLog {
 const MAX_SEQUENCE = '9223372036854775807';
 
 interface RedisWithAppend {
-  /** Resolves with the new sequence number, as a decimal string. */
-  rivuletAppend(...args: (string | number)[]): Promise<string>;
+  /** Resolves with the new sequence number, as a decimal string (-1: compare-and-append lost). */
+  rivuletAppend(...args: (string | number)[]): Promise<string | number>;
+  rivuletDeleteTopic(...args: string[]): Promise<number>;
 }
 
 function stripSeq(redisId: string): string {

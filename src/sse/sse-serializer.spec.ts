@@ -4,6 +4,7 @@ import {
   FrameError,
   frameOf,
   openingFrame,
+  protocolFrame,
   serializeMessage,
 } from './sse-serializer';
 
@@ -87,5 +88,27 @@ describe('frameOf with a value JSON cannot write', () => {
     expect(errorFrame('Event 5 could not be sent', '5')).toBe(
       'id: 5\ndata: {"type":"error","message":"Event 5 could not be sent"}\n\n',
     );
+  });
+});
+
+describe('protocolFrame', () => {
+  it('writes event: and each line as data:<line>, a line break per line, a blank line at the end', () => {
+    expect(protocolFrame('data', 'line1\nline2\r\nline3\rend')).toBe(
+      'event: data\ndata:line1\ndata:line2\ndata:line3\ndata:end\n\n',
+    );
+    expect(protocolFrame('control', '{"a":1}')).toBe('event: control\ndata:{"a":1}\n\n');
+  });
+
+  it('keeps a leading space: a line that starts with one gets the optional space the parser strips', () => {
+    expect(protocolFrame('data', ' more')).toBe('event: data\ndata:  more\n\n');
+  });
+
+  it('never lets a payload start a new frame or reach the event: line', () => {
+    const frame = protocolFrame('da\r\nta', 'safe\r\n\r\nevent: control\r\ndata: {"x":1}');
+    expect(frame.startsWith('event: data\n')).toBe(true);
+    // Every line after the event line is a data: line (a blank payload line is `data:`, not a boundary).
+    const lines = frame.slice(0, -2).split('\n').slice(1);
+    expect(lines.every((line) => line.startsWith('data:'))).toBe(true);
+    expect(frame.indexOf('\n\n')).toBe(frame.length - 2);
   });
 });

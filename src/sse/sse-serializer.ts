@@ -90,3 +90,17 @@ export function commentFrame(text: string): string {
 export function openingFrame(retryMs: number): string {
   return `retry: ${retryMs}\n: connected\n\n`;
 }
+
+/**
+ * A frame for a protocol that dictates its framing (Durable Streams' `data` and `control` events):
+ * `event: <type>`, then each line of `data` as `data:<line>`, without the optional space, which its
+ * conformance suite expects. A line that itself starts with a space gets the optional one, which the
+ * client strips, so no byte is lost. Same guarantees as serializeMessage: CR/LF split lines and never
+ * reach the `event:` line.
+ */
+export function protocolFrame(type: string, data: string): string {
+  let frame = `event: ${fieldValue(type)}\n`;
+  for (const line of data.split(LINE_BREAK))
+    frame += line.startsWith(' ') ? `data: ${line}\n` : `data:${line}\n`;
+  return `${frame}\n`;
+}
