@@ -2,9 +2,13 @@ import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { JsonTooDeepError, verifyJsonDepth } from './common/json-depth';
+import { queryParamLimit, requestsPerAddressLimit } from './common/request-limits';
+import { retryAfterSeconds } from './common/retryable.exception';
 import { proxyTrust } from './common/client-address';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
@@ -53,16 +57,39 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // First of all middleware, so every answer has it: pages, API errors, 404s, streams.
   app.use(noSniff);
   app.enableCors(buildCorsOptions(config.cors));
+  limitRequests(app, config);
   app.use(
     express.json({
       limit: config.http.maxBodyBytes,
       type: ['application/json', 'application/*+json'],
+      // Refused before parsing: a value nested deeper than MAX_JSON_DEPTH never enters the log.
+      verify: verifyJsonDepth(config.http.maxJsonDepth),
     }),
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);
   // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+}
+
+/**
+ * What a single client can hold: the time to send a request (headers and body, REQUEST_TIMEOUT_MS;
+ * Node answers 408 and closes the connection; an open stream's request is complete, so it is not
+ * affected), the requests in progress per address (MAX_REQUESTS_PER_IP), and the query's size.
+ */
+function limitRequests(app: NestExpressApplication, config: AppConfig): void {
+  // connectionsCheckingInterval is a documented createServer option that Node reads from the server
+  // when it starts listening; @types/node does not declare the property.
+  const server = app.getHttpServer() as Server & { connectionsCheckingInterval: number };
+  const timeoutMs = config.http.requestTimeoutMs;
+  server.requestTimeout = timeoutMs;
+  server.headersTimeout = timeoutMs;
+  // How often Node checks those two timeouts (read when the server starts listening; default 30 s).
+  server.connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(timeoutMs / 4)));
+  app.use(
+    requestsPerAddressLimit(config.http.maxRequestsPerIp, retryAfterSeconds(config.sse.retryMs)),
+  );
+  app.use(queryParamLimit());
 }
 
 /**
@@ -114,9 +141,11 @@ function bodyErrorHandler(error: unknown, _req: Request, res: Response, next: Ne
   const message =
     status === 413
       ? 'Request body exceeds MAX_BODY_BYTES'
-      : status === 400
-        ? 'Request body is not valid JSON'
-        : (error as Error).message;
+      : error instanceof JsonTooDeepError
+        ? error.message
+        : status === 400
+          ? 'Request body is not valid JSON'
+          : (error as Error).message;
   const errorName = status === 413 ? 'Payload Too Large' : status === 400 ? 'Bad Request' : 'Error';
   res.status(status).json({ statusCode: status, error: errorName, message });
 }

@@ -110,7 +110,15 @@ describe('access to AI generations with AUTH_JWT_SECRET', () => {
           headers: { 'Last-Event-ID': seedStartId },
         },
       );
-      expectError(stranger, 403);
+      // "Not yours" is answered exactly like "nobody asked that": the reconnect reveals nothing.
+      expectError(stranger, 404);
+      const nobody = await request(
+        `${app.url}/api/ai/chat?message=never%20asked&access_token=${other}`,
+        'GET',
+        { headers: { 'Last-Event-ID': seedStartId } },
+      );
+      expectError(nobody, 404);
+      expect(stranger.json).toEqual(nobody.json);
       expect(startId).not.toBe(seedStartId);
 
       expect(

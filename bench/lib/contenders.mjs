@@ -54,7 +54,13 @@ const RIVULET_VARIABLES = [
   'PUBLIC_TOPICS',
   'MAX_CONNECTIONS',
   'MAX_CONNECTIONS_PER_IP',
+  'MAX_REQUESTS_PER_IP',
   'MAX_BODY_BYTES',
+  'MAX_JSON_DEPTH',
+  'REQUEST_TIMEOUT_MS',
+  'STORE_MAX_BYTES',
+  'AI_MAX_GENERATIONS_PER_USER',
+  'AI_RETENTION_MS',
   'SHUTDOWN_GRACE_MS',
   'LOG_LEVEL',
   'NODE_ENV',
@@ -91,6 +97,7 @@ export const CONTENDERS = {
       LOG_LEVEL: 'warn',
       MAX_CONNECTIONS: '100000',
       MAX_CONNECTIONS_PER_IP: '100000',
+      MAX_REQUESTS_PER_IP: '100000',
       STORE_RETENTION: '2000',
       SSE_HEARTBEAT_MS: '15000',
       NODE_ENV: 'development',
@@ -145,6 +152,11 @@ export async function startServer(contender, extraEnv = {}) {
 
 export const stopServer = (server) => stop(server?.child);
 
+/**
+ * @param {number} port
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown, headers?: Record<string, string>, timeoutMs?: number }} [options]
+ */
 export function httpRequest(
   port,
   path,

@@ -13,6 +13,16 @@ import { GenerationService } from './generation.service';
 export const AI_START_SCOPE = `${AI_TOPIC_PREFIX}*`;
 
 /**
+ * Whose share of AI_MAX_GENERATIONS_PER_USER a start takes: the user (`sub`), or the client's
+ * address in open mode (and for a token without `sub`).
+ */
+export function generationQuotaKey(req: Request, owner: string | undefined): string {
+  return owner !== undefined
+    ? `user:${owner}`
+    : `address:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+/**
  * Access to AI generations (docs/protocol.md §4), on top of AccessService's topic scopes. A generation is
  * topic `ai:<id>`, and its owner (the `sub` that started it) needs no further scope for it:
  *
@@ -35,6 +45,32 @@ export class AiAccessService {
   async authorizeStart(req: Request): Promise<string | undefined> {
     const principal = await this.access.authorize(req, 'publish', [AI_START_SCOPE]);
     return principal?.sub;
+  }
+
+  /**
+   * The seed reconnect (`?message=` + Last-Event-ID), checked before any lookup: in open mode
+   * anyone; with auth on, a valid token (401 otherwise, whatever the message). Returns the owner
+   * whose own generations the lookup may consider (its `sub`).
+   */
+  async authorizeSeedLookup(req: Request): Promise<{ owner: string | undefined }> {
+    if (this.access.openMode) return { owner: undefined };
+    const principal = await this.access.identify(req);
+    if (!principal) {
+      throw new UnauthorizedException('An access token is required to resume an AI answer');
+    }
+    return { owner: principal.sub };
+  }
+
+  /** Whether the caller may read a generation (owner, or subscribe scope on it), without throwing. */
+  async mayRead(req: Request, generationId: string): Promise<boolean> {
+    try {
+      await this.authorizeRead(req, generationId);
+      return true;
+    } catch (error) {
+      if (error instanceof UnauthorizedException || error instanceof ForbiddenException)
+        return false;
+      throw error;
+    }
   }
 
   async authorizeRead(req: Request, generationId: string): Promise<void> {

@@ -61,21 +61,24 @@ export function isTerminal(data: unknown): boolean {
 }
 
 /**
- * The log topic recording each seed generation (`?message=`) with the digest of its message, so the
- * seed URL's reconnect finds its generation from any instance. The `/` keeps it out of every client
- * endpoint: topic names clients can give are letters, digits and `. _ : -` only.
+ * The seed URL's generations of one asker and one message: topic `ai/seed:<promptKey>` holds an
+ * entry per generation started with that `?message=` by that owner (see GenerationService.promptKey),
+ * so EventSource's reconnect finds its generation with one direct read, from any instance, instead
+ * of scanning every generation. The `/` keeps these topics out of every client endpoint: topic
+ * names clients can give are letters, digits and `. _ : -` only. They expire with the generation.
  */
-export const AI_INDEX_TOPIC = 'ai/index';
+export const AI_SEED_TOPIC_PREFIX = 'ai/seed:';
 
-/** An entry of AI_INDEX_TOPIC. Appended before the generation's `start` event. */
-export interface AiIndexEntry {
-  generationId: string;
-  promptKey: string;
+export function seedTopic(promptKey: string): string {
+  return `${AI_SEED_TOPIC_PREFIX}${promptKey}`;
 }
 
-export function indexEntryIn(data: unknown): AiIndexEntry | undefined {
-  const entry = data as Partial<Record<keyof AiIndexEntry, unknown>> | null;
-  return typeof entry?.generationId === 'string' && typeof entry.promptKey === 'string'
-    ? { generationId: entry.generationId, promptKey: entry.promptKey }
-    : undefined;
+/** An entry of a seed topic. Appended before the generation's `start` event. */
+export interface AiSeedEntry {
+  generationId: string;
+}
+
+export function seedEntryIn(data: unknown): AiSeedEntry | undefined {
+  const entry = data as Partial<Record<keyof AiSeedEntry, unknown>> | null;
+  return typeof entry?.generationId === 'string' ? { generationId: entry.generationId } : undefined;
 }

@@ -1,5 +1,6 @@
 import {
   ArgumentsHost,
+  BadRequestException,
   Catch,
   ExceptionFilter,
   HttpException,
@@ -8,6 +9,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { InvalidInputError } from './invalid-input.error';
 import { RetryableHttpException } from './retryable.exception';
 import { TemporarilyUnavailableError } from './unavailable.error';
 
@@ -29,6 +31,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
         HttpStatus.SERVICE_UNAVAILABLE,
         exception.retryAfterSeconds,
       );
+    }
+    if (exception instanceof InvalidInputError) {
+      exception = new BadRequestException(exception.message);
     }
     const statusCode =
       exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;

@@ -9,13 +9,16 @@ export interface AppConfig {
     port: number;
     host: string;
     maxBodyBytes: number;
+    maxJsonDepth: number;
+    requestTimeoutMs: number;
+    maxRequestsPerIp: number;
     shutdownGraceMs: number;
     /** TRUST_PROXY: the peers whose X-Forwarded-For is believed (see common/client-address). */
     trustProxy: string[];
   };
   log: { level: Env['LOG_LEVEL'] };
   cors: { origins: string[]; credentials: boolean };
-  store: { kind: Env['STORE']; redisUrl: string; retention: number };
+  store: { kind: Env['STORE']; redisUrl: string; retention: number; maxBytes: number };
   sse: { retryMs: number; heartbeatMs: number; maxBufferBytes: number };
   streams: {
     tickerIntervalMs: number;
@@ -31,6 +34,8 @@ export interface AppConfig {
     detachGraceMs: number;
     timeoutMs: number;
     maxGenerations: number;
+    maxGenerationsPerUser: number;
+    retentionMs: number;
     demoTokenMs: number;
   };
   auth: { jwtSecret: string | undefined; publicTopics: string[]; clockSkewMs: number };
@@ -44,6 +49,9 @@ export function toAppConfig(env: Env): AppConfig {
       port: env.PORT,
       host: env.HOST,
       maxBodyBytes: env.MAX_BODY_BYTES,
+      maxJsonDepth: env.MAX_JSON_DEPTH,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      maxRequestsPerIp: env.MAX_REQUESTS_PER_IP,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
       trustProxy: env.TRUST_PROXY,
     },
@@ -53,6 +61,7 @@ export function toAppConfig(env: Env): AppConfig {
       kind: env.STORE,
       redisUrl: env.REDIS_URL,
       retention: env.STORE_RETENTION ?? env.MAX_HISTORY_SIZE ?? 1000,
+      maxBytes: env.STORE_MAX_BYTES,
     },
     sse: {
       retryMs: env.SSE_RETRY_MS,
@@ -73,6 +82,8 @@ export function toAppConfig(env: Env): AppConfig {
       detachGraceMs: env.AI_DETACH_GRACE_MS,
       timeoutMs: env.AI_TIMEOUT_MS,
       maxGenerations: env.AI_MAX_GENERATIONS,
+      maxGenerationsPerUser: env.AI_MAX_GENERATIONS_PER_USER,
+      retentionMs: env.AI_RETENTION_MS,
       demoTokenMs: env.AI_DEMO_TOKEN_MS,
     },
     auth: {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from './app-config';
 import { ConfigError, parseEnv } from './env.schema';
 
@@ -9,7 +12,14 @@ describe('parseEnv', () => {
       kind: 'memory',
       redisUrl: 'redis://127.0.0.1:6379',
       retention: 1000,
+      maxBytes: 256 * 1024 * 1024,
     });
+    expect(config.http).toMatchObject({
+      maxJsonDepth: 64,
+      requestTimeoutMs: 10000,
+      maxRequestsPerIp: 100,
+    });
+    expect(config.ai).toMatchObject({ maxGenerationsPerUser: 3, retentionMs: 3_600_000 });
     expect(config.sse).toEqual({ retryMs: 3000, heartbeatMs: 15000, maxBufferBytes: 1024 * 1024 });
     expect(config.streams.tickerIntervalMs).toBe(1000);
     expect(config.streams.typewriterIntervalMs).toBe(100);
@@ -28,6 +38,14 @@ describe('parseEnv', () => {
     ['REDIS_URL', 'not a url'],
     ['AI_PROVIDER', 'skynet'],
     ['MAX_CONNECTIONS', '0'],
+    ['MAX_JSON_DEPTH', '0'],
+    ['MAX_JSON_DEPTH', 'deep'],
+    ['STORE_MAX_BYTES', '1k'],
+    ['STORE_MAX_BYTES', '100'],
+    ['REQUEST_TIMEOUT_MS', '0'],
+    ['MAX_REQUESTS_PER_IP', '0'],
+    ['AI_MAX_GENERATIONS_PER_USER', '0'],
+    ['AI_RETENTION_MS', '-5'],
   ])('stops start-up on %s=%s with a message naming the variable', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(
@@ -82,5 +100,58 @@ describe('parseEnv', () => {
 
   it('treats an empty value as unset', () => {
     expect(loadConfig({ PORT: '' }).http.port).toBe(3000);
+  });
+
+  describe('NAME_FILE (the _FILE convention of official images)', () => {
+    let dir: string;
+    const file = (name: string, content: string) => {
+      const at = path.join(dir, name);
+      writeFileSync(at, content);
+      return at;
+    };
+    beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-env-file-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads AUTH_JWT_SECRET from AUTH_JWT_SECRET_FILE, without the trailing line break', () => {
+      const secret = 'from-the-file-'.padEnd(40, 'x');
+      const secretFile = file('jwt', `${secret}\n`);
+      const config = loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET_FILE: secretFile });
+      expect(config.auth.jwtSecret).toBe(secret);
+    });
+
+    it('works for any variable, and validates what the file holds like the variable', () => {
+      expect(loadConfig({ PORT_FILE: file('port', '4100\n') }).http.port).toBe(4100);
+      const bad = () => parseEnv({ PORT_FILE: file('bad-port', 'http\n') });
+      expect(bad).toThrow(ConfigError);
+      expect(bad).toThrow(/PORT: .*\(read from PORT_FILE\)/);
+    });
+
+    it('lets the variable itself win when both are set', () => {
+      const secretFile = file('jwt', 'from-the-file');
+      const config = loadConfig({ AUTH_JWT_SECRET: 'plain', AUTH_JWT_SECRET_FILE: secretFile });
+      expect(config.auth.jwtSecret).toBe('plain');
+    });
+
+    it('stops start-up naming the variable when the file cannot be read', () => {
+      const missing = path.join(dir, 'nope');
+      const start = () => parseEnv({ AUTH_JWT_SECRET_FILE: missing });
+      expect(start).toThrow(ConfigError);
+      expect(start).toThrow(`AUTH_JWT_SECRET_FILE: cannot read "${missing}" (ENOENT)`);
+      expect(() => parseEnv({ AUTH_JWT_SECRET_FILE: dir })).toThrow(
+        /AUTH_JWT_SECRET_FILE: cannot read .* \(EISDIR\)/,
+      );
+    });
+
+    it('stops start-up on an empty file rather than running without the value', () => {
+      expect(() => parseEnv({ AUTH_JWT_SECRET_FILE: file('empty', '\n') })).toThrow(
+        /AUTH_JWT_SECRET_FILE: ".*" is empty/,
+      );
+    });
+
+    it('never echoes a value read from a file in an error', () => {
+      const start = () => parseEnv({ STORE_FILE: file('store', 'sekrit-looking') });
+      expect(start).toThrow(/STORE: .*\(read from STORE_FILE\)/);
+      expect(start).not.toThrow(/sekrit-looking/);
+    });
   });
 });

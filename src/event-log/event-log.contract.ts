@@ -242,6 +242,38 @@ export function describeEventLogContract(
       expect(log.subscriberCount()).toBe(0);
     });
 
+    it('forgets an expired topic after its delay, and nothing else', async () => {
+      const log = await open();
+      await log.append({ topic: 'soon', type: 'm', data: 1 });
+      await log.append({ topic: 'later', type: 'm', data: 2 });
+      await log.append({ topic: 'kept', type: 'm', data: 3 });
+      await log.expire(['soon'], 50);
+      await log.expire(['later'], 600_000);
+      await eventually(
+        async () => (await log.readAfter(['soon'], undefined)).events.length === 0,
+        'the expired topic to be forgotten',
+      );
+      expect((await log.readAfter(['later', 'kept'], undefined)).events.map((e) => e.data)).toEqual(
+        [2, 3],
+      );
+    });
+
+    it('keeps delivering to every other listener when one throws', async () => {
+      const log = await open();
+      const got: LogEvent[] = [];
+      const unsubscribers = [
+        log.subscribe(['x'], () => {
+          throw new RangeError('a broken subscriber');
+        }),
+        log.subscribe(['x'], (event) => got.push(event)),
+      ];
+      const first = await log.append({ topic: 'x', type: 'm', data: 1 });
+      const second = await log.append({ topic: 'x', type: 'm', data: 2 });
+      await eventually(() => got.length === 2, 'both events on the healthy listener');
+      expect(ids(got)).toEqual(ids([first, second]));
+      unsubscribers.forEach((u) => u());
+    });
+
     it('starts its ids from the clock, so an id from before it began reads as truncated', async () => {
       const before = epochSeed(Date.now() - 1);
       const log = await open();

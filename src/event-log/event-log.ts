@@ -1,3 +1,4 @@
+import { InvalidInputError } from '../common/invalid-input.error';
 import { TemporarilyUnavailableError } from '../common/unavailable.error';
 
 /**
@@ -47,6 +48,11 @@ export interface EventLog {
   subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe;
   /** The newest id handed out, if any. */
   lastId(): Promise<string | undefined>;
+  /**
+   * Forgets `topics` `afterMs` from now: their events and their drop marks go, and a read of them
+   * finds nothing (a finished AI answer after AI_RETENTION_MS). On Redis, a key expiry.
+   */
+  expire(topics: readonly string[], afterMs: number): Promise<void>;
   /** Live subscriptions currently held (for leak checks and metrics). */
   subscriberCount(): number;
   /**
@@ -61,6 +67,15 @@ export interface EventLog {
 }
 
 export const EVENT_LOG = Symbol('EVENT_LOG');
+
+/**
+ * An event whose data cannot be stored (a value JSON cannot write: nested deeper than the stack
+ * allows, a cycle, a BigInt). The HTTP layer answers 400 (see HttpExceptionFilter); request bodies
+ * never get here, since they are refused past MAX_JSON_DEPTH while being parsed.
+ */
+export class UnserializableEventError extends InvalidInputError {
+  override readonly name = 'UnserializableEventError';
+}
 
 /**
  * The store cannot be reached right now (Redis down, timed out). Thrown by append/readAfter instead of

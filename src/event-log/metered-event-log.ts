@@ -38,6 +38,10 @@ export class MeteredEventLog implements EventLog {
     return this.inner.subscribe(topics, listener);
   }
 
+  expire(topics: readonly string[], afterMs: number): Promise<void> {
+    return this.inner.expire(topics, afterMs);
+  }
+
   lastId(): Promise<string | undefined> {
     return this.inner.lastId();
   }

@@ -12,6 +12,7 @@ import {
   ReadResult,
   StoreUnavailableError,
   Unsubscribe,
+  UnserializableEventError,
 } from './event-log';
 import { LiveFanout } from './live-fanout';
 import { createRedisClient } from './redis-client';
@@ -136,7 +137,14 @@ export class RedisStreamsEventLog implements EventLog {
 
   async append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
     const timestamp = Date.now();
-    const data = JSON.stringify(input.data) ?? '';
+    let data: string;
+    try {
+      data = JSON.stringify(input.data) ?? '';
+    } catch (error) {
+      throw new UnserializableEventError(
+        `The event's data cannot be stored as JSON: ${(error as Error).message}`,
+      );
+    }
     const floor = this.lastSeen ?? 0;
     const seed = Math.max(epochSeed(timestamp), floor);
     const seq = await this.command('append', () =>
@@ -197,6 +205,21 @@ export class RedisStreamsEventLog implements EventLog {
 
   subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe {
     return this.fanout.subscribe(topics, listener);
+  }
+
+  /** A key expiry on each topic's stream (PEXPIRE); Redis forgets it on its own, on every instance. */
+  async expire(topics: readonly string[], afterMs: number): Promise<void> {
+    const unique = [...new Set(topics)];
+    if (unique.length === 0) return;
+    const ms = Math.max(1, Math.ceil(afterMs));
+    const results = await this.command('expire', async () => {
+      const multi = this.redis.multi();
+      for (const topic of unique) multi.pexpire(this.topicKey(topic), ms);
+      return (await multi.exec()) ?? [];
+    });
+    for (const [error] of results) {
+      if (error) throw new StoreUnavailableError(`Redis expire failed: ${error.message}`);
+    }
   }
 
   async lastId(): Promise<string | undefined> {

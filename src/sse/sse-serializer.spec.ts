@@ -1,4 +1,11 @@
-import { commentFrame, frameOf, openingFrame, serializeMessage } from './sse-serializer';
+import {
+  commentFrame,
+  errorFrame,
+  FrameError,
+  frameOf,
+  openingFrame,
+  serializeMessage,
+} from './sse-serializer';
 
 describe('serializeMessage', () => {
   it('writes id, event and JSON data in one frame ending with a blank line', () => {
@@ -53,5 +60,32 @@ describe('frameOf', () => {
     const first = frameOf(message);
     message.data.n = 2; // a cached frame does not change
     expect(frameOf(message)).toBe(first);
+  });
+});
+
+describe('frameOf with a value JSON cannot write', () => {
+  const deep = () => JSON.parse('['.repeat(20_000) + ']'.repeat(20_000)) as unknown;
+
+  it('negative control: serializing it unprotected throws RangeError', () => {
+    expect(() => serializeMessage({ id: '5', data: deep() })).toThrow(RangeError);
+  });
+
+  it('throws a FrameError naming the event, once per message however many connections ask', () => {
+    const message = { id: '5', data: deep() };
+    let first: unknown;
+    try {
+      frameOf(message);
+    } catch (error) {
+      first = error;
+    }
+    expect(first).toBeInstanceOf(FrameError);
+    expect((first as FrameError).eventId).toBe('5');
+    expect(() => frameOf(message)).toThrow(first as Error);
+  });
+
+  it('builds the error frame that takes the event id, so a resume goes past it', () => {
+    expect(errorFrame('Event 5 could not be sent', '5')).toBe(
+      'id: 5\ndata: {"type":"error","message":"Event 5 could not be sent"}\n\n',
+    );
   });
 });

@@ -37,18 +37,49 @@ export function serializeMessage(message: SseMessage): string {
 }
 
 /**
- * Frames already built, by message. A message object fanned out to many connections is serialized
- * once, however many subscribers write it.
+ * A message that cannot become a frame: its data is a value JSON.stringify cannot walk (nested
+ * deeper than the stack allows, a cycle, a BigInt). `eventId` is the message's id, if it has one.
  */
-const frames = new WeakMap<SseMessage, string>();
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  readonly eventId: string | undefined;
 
+  constructor(message: SseMessage, cause: unknown) {
+    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`message ${message.id ?? '(no id)'} cannot be serialized (${reason})`);
+    this.eventId = message.id;
+  }
+}
+
+/**
+ * Frames already built, by message. A message object fanned out to many connections is serialized
+ * once, however many subscribers write it; so is a failure (each connection gets the same FrameError
+ * at once, without walking the value again).
+ */
+const frames = new WeakMap<SseMessage, string | FrameError>();
+
+/** The message's frame; throws FrameError when it cannot be built. */
 export function frameOf(message: SseMessage): string {
   let frame = frames.get(message);
   if (frame === undefined) {
-    frame = serializeMessage(message);
+    try {
+      frame = serializeMessage(message);
+    } catch (error) {
+      frame = new FrameError(message, error);
+    }
     frames.set(message, frame);
   }
+  if (typeof frame !== 'string') throw frame;
   return frame;
+}
+
+/**
+ * The last frame of a stream that failed: `{"type":"error","message"}`. With `skippedId` (the event
+ * that could not be sent) it carries that id, so the client's Last-Event-ID moves past the event
+ * and its reconnect resumes after it instead of failing on it again.
+ */
+export function errorFrame(message: string, skippedId?: string): string {
+  return serializeMessage({ id: skippedId, data: { type: 'error', message } });
 }
 
 export function commentFrame(text: string): string {

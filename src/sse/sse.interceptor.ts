@@ -15,11 +15,12 @@ import { clientAddress, ProxyTrust, proxyTrust } from '../common/client-address'
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DrainService } from '../lifecycle/drain.service';
-import { ConnectionRegistry } from './connection-registry.service';
+import { releaseRequestSlot } from '../common/request-limits';
+import { ConnectionRegistry, Reservation } from './connection-registry.service';
 import type { SseConnection } from './sse-connection';
 import { isStreamHandOver, SSE_HEADERS, SSE_KIND, streamOf } from './sse-endpoint.decorator';
-import { batchMessages, isSseBatch, isSseOpen, SseEmission } from './sse-message';
-import { frameOf, openingFrame, serializeMessage } from './sse-serializer';
+import { batchMessages, isSseBatch, isSseOpen, SseEmission, SseMessage } from './sse-message';
+import { errorFrame, FrameError, frameOf, openingFrame } from './sse-serializer';
 
 /**
  * The one place where Rivulet extends Nest's @Sse(): it subscribes to the handler's Observable and
@@ -60,7 +61,8 @@ export class SseInterceptor implements NestInterceptor {
       this.reflector.get<Record<string, string> | undefined>(SSE_HEADERS, context.getHandler()) ??
       {};
     const ip = clientAddress(req, this.trust);
-    this.checkLimits(ip);
+    // The slot is taken now, before the handler's asynchronous checks, and given back on every path.
+    const reservation = this.admit(ip);
 
     return new Promise((resolve, reject) => {
       let connection: SseConnection | undefined;
@@ -69,6 +71,7 @@ export class SseInterceptor implements NestInterceptor {
       const settle = () => {
         if (settled) return;
         settled = true;
+        reservation.release();
         subscription?.unsubscribe();
         resolve(of(null));
       };
@@ -79,7 +82,7 @@ export class SseInterceptor implements NestInterceptor {
       });
 
       const open = (): SseConnection => {
-        const opened = this.open(req, res, kind, ip, extraHeaders);
+        const opened = this.open(req, res, kind, ip, extraHeaders, reservation);
         opened.onClose(settle);
         connection = opened;
         resolve(of(null));
@@ -89,21 +92,26 @@ export class SseInterceptor implements NestInterceptor {
       const observer: Observer<SseEmission> = {
         next: (value) => {
           if (settled) return;
-          const target = connection ?? open();
-          if (isSseOpen(value)) return;
-          if (isSseBatch(value)) {
-            const frames = batchMessages(value).map(frameOf);
-            this.registry.stats.replayed += frames.length;
-            void target.sendBatch(frames, () => this.registry.clock());
-            return;
+          // Nothing thrown here may reach RxJS, which would rethrow it out of the process: a frame
+          // that cannot be built or written ends this one connection (see fail).
+          try {
+            const target = connection ?? open();
+            if (isSseOpen(value)) return;
+            if (isSseBatch(value)) {
+              this.sendBatch(target, batchMessages(value));
+              return;
+            }
+            this.registry.stats.delivered++;
+            target.send(frameOf(value), this.registry.now);
+          } catch (error) {
+            this.fail(connection, res, error);
           }
-          this.registry.stats.delivered++;
-          target.send(frameOf(value), this.registry.now);
         },
         error: (error: unknown) => {
           if (settled) return;
           if (!connection) {
             settled = true;
+            reservation.release();
             reject(error instanceof Error ? error : new Error(String(error)));
             return;
           }
@@ -112,17 +120,21 @@ export class SseInterceptor implements NestInterceptor {
               ? error.message
               : 'The stream failed; reconnect to resume';
           if (!(error instanceof HttpException)) this.logger.error(error);
-          connection.end('error', serializeMessage({ data: { type: 'error', message } }));
+          this.fail(connection, res, undefined, message);
         },
         complete: () => {
           if (settled) return;
-          if (!connection) {
-            // Complete before it started: nothing to send now or later.
-            res.status(HttpStatus.NO_CONTENT).end();
-            settle();
-            return;
+          try {
+            if (!connection) {
+              // Complete before it started: nothing to send now or later.
+              res.status(HttpStatus.NO_CONTENT).end();
+              settle();
+              return;
+            }
+            connection.end('completed');
+          } catch (error) {
+            this.fail(connection, res, error);
           }
-          connection.end('completed');
         },
       };
       // The handler's stream arrives as one value (SseEndpoint hands it over): subscribe to it
@@ -148,7 +160,67 @@ export class SseInterceptor implements NestInterceptor {
     });
   }
 
-  private checkLimits(ip: string): void {
+  /**
+   * A replay, written with backpressure. Frames are built first; when one cannot be built, the
+   * frames before it go out and the connection ends with an error frame in its place.
+   */
+  private sendBatch(target: SseConnection, messages: readonly SseMessage[]): void {
+    const frames: string[] = [];
+    let failure: FrameError | undefined;
+    for (const message of messages) {
+      try {
+        frames.push(frameOf(message));
+      } catch (error) {
+        failure = error instanceof FrameError ? error : new FrameError(message, error);
+        break;
+      }
+    }
+    this.registry.stats.replayed += frames.length;
+    void target.sendBatch(frames, () => this.registry.clock());
+    if (failure) throw failure;
+  }
+
+  /**
+   * Ends one stream after a failure inside it, and only that stream. A message that could not be
+   * serialized (a value JSON.stringify cannot walk) is replaced by an error frame carrying its id,
+   * so the client's Last-Event-ID moves past it and its reconnect resumes after it.
+   */
+  private fail(
+    connection: SseConnection | undefined,
+    res: Response,
+    error: unknown,
+    message = 'The stream failed; reconnect to resume',
+  ): void {
+    try {
+      // An event that cannot be written is reported once per connection, on one line.
+      if (error instanceof FrameError) this.logger.warn(error.message);
+      else if (error !== undefined) this.logger.error(error);
+      if (!connection) {
+        if (!res.headersSent) {
+          res.status(HttpStatus.INTERNAL_SERVER_ERROR).json({
+            statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
+            error: 'Internal Server Error',
+            message: 'Internal server error',
+          });
+        } else {
+          res.destroy();
+        }
+        return;
+      }
+      const skipped = error instanceof FrameError ? error.eventId : undefined;
+      const text =
+        skipped !== undefined
+          ? `Event ${skipped} could not be sent; reconnect to continue after it`
+          : message;
+      connection.end('error', errorFrame(text, skipped));
+    } catch (secondary) {
+      // Even writing the error frame failed (the socket is broken): drop the connection.
+      this.logger.error(secondary);
+      res.destroy();
+    }
+  }
+
+  private admit(ip: string): Reservation {
     const { maxConnections, maxConnectionsPerIp } = this.config.limits;
     const retryAfter = retryAfterSeconds(this.config.sse.retryMs);
     if (this.drain.draining) {
@@ -158,20 +230,22 @@ export class SseInterceptor implements NestInterceptor {
         retryAfter,
       );
     }
-    if (this.registry.size >= maxConnections) {
+    const reservation = this.registry.reserve(ip, { maxConnections, maxConnectionsPerIp });
+    if (reservation === 'instance') {
       throw new RetryableHttpException(
         'This instance has reached MAX_CONNECTIONS open streams; retry later',
         HttpStatus.SERVICE_UNAVAILABLE,
         retryAfter,
       );
     }
-    if (this.registry.countForIp(ip) >= maxConnectionsPerIp) {
+    if (reservation === 'ip') {
       throw new RetryableHttpException(
         'Too many open streams from this address (MAX_CONNECTIONS_PER_IP)',
         HttpStatus.TOO_MANY_REQUESTS,
         retryAfter,
       );
     }
+    return reservation;
   }
 
   private open(
@@ -180,6 +254,7 @@ export class SseInterceptor implements NestInterceptor {
     kind: string,
     ip: string,
     extraHeaders: Readonly<Record<string, string>>,
+    reservation: Reservation,
   ): SseConnection {
     const socket = req.socket;
     socket.setNoDelay(true);
@@ -194,7 +269,9 @@ export class SseInterceptor implements NestInterceptor {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) headers.Connection = 'keep-alive';
     res.writeHead(HttpStatus.OK, headers);
     res.write(openingFrame(this.config.sse.retryMs));
-    const connection = this.registry.open(res, kind, ip);
+    const connection = this.registry.open(res, kind, ip, reservation);
+    // From now on this is a stream, not a request in progress (see the per-address request cap).
+    releaseRequestSlot(req);
     // A HEAD request gets the stream's headers and nothing else.
     if (req.method === 'HEAD') connection.end('completed');
     return connection;
