@@ -89,7 +89,9 @@ describe('a production install (npm ci --omit=dev) of the built app', () => {
 
   it('starts with `node dist/main.js` and reaches /health/ready, with the secret from AUTH_JWT_SECRET_FILE', async () => {
     const secretFile = path.join(dir, 'jwt-secret');
-    writeFileSync(secretFile, 'production-install-test-secret\n', { mode: 0o600 });
+    writeFileSync(secretFile, 'production-install-test-secret-of-32-bytes-or-more\n', {
+      mode: 0o600,
+    });
     const port = await freePort();
     const app = start({ PORT: String(port), AUTH_JWT_SECRET_FILE: secretFile, LOG_LEVEL: 'warn' });
     await waitUntilAccepting(port, 60_000, () => app.child.exitCode === null).catch((error) => {
