@@ -1,12 +1,17 @@
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestContainer } from '@nestjs/core/injector/container';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import cors from 'cors';
 import express, { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import proxyAddr from 'proxy-addr';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
+import { HttpRules, SseRouteListener } from './sse/sse-route-listener';
 
 const NEST_LOG_LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
   silent: [],
@@ -36,7 +41,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.disable('x-powered-by');
   // Behind nginx (same host or a private network): the client address comes from X-Forwarded-For.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.enableCors(buildCorsOptions(config.cors));
+  // Nest's enableCors(options) is app.use(cors(options)); the same function runs on stream routes.
+  const corsMiddleware = cors(buildCorsOptions(config.cors));
+  app.use(corsMiddleware);
   app.use(
     express.json({
       limit: config.http.maxBodyBytes,
@@ -45,8 +52,40 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);
+  serveStreamsBelowExpress(app, [corsMiddleware]);
   // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+}
+
+/**
+ * Stream routes are served by SseRouteListener, in front of Express, with Express's own rules for
+ * the query, the client address and routing, and the same shared middlewares: every other request
+ * goes on to Express as before.
+ */
+function serveStreamsBelowExpress(
+  app: NestExpressApplication,
+  middlewares: HttpRules['middlewares'],
+): void {
+  const expressApp = app.getHttpAdapter().getInstance();
+  const server = app.getHttpServer();
+  const parseQuery = expressApp.get('query parser fn') as
+    ((query: string) => Record<string, unknown>) | undefined;
+  const rules: HttpRules = {
+    parseQuery: parseQuery ?? (() => ({})),
+    clientIp: (req: IncomingMessage) =>
+      proxyAddr(req, expressApp.get('trust proxy fn') as (addr: string, i: number) => boolean),
+    caseSensitive: Boolean(expressApp.get('case sensitive routing')),
+    strict: Boolean(expressApp.get('strict routing')),
+    middlewares,
+  };
+  const fallback = server.listeners('request')[0] as (...args: unknown[]) => void;
+  // The container Nest's router builds routes from (the application keeps it to itself).
+  const { container } = app as unknown as { container: NestContainer };
+  const listener = app
+    .get(SseRouteListener)
+    .listener(container, rules, () => PinoLogger.root, fallback);
+  server.removeListener('request', fallback);
+  server.on('request', listener);
 }
 
 /**

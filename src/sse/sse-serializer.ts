@@ -38,16 +38,22 @@ export function serializeMessage(message: SseMessage): string {
 
 /**
  * Frames already built, by message. A message object fanned out to many connections is serialized
- * once, however many subscribers write it.
+ * once, however many subscribers write it; a fan-out asks for the same message once per subscriber
+ * in a row, so the last one is checked before the map.
  */
 const frames = new WeakMap<SseMessage, string>();
+let lastMessage: SseMessage | undefined;
+let lastFrame = '';
 
 export function frameOf(message: SseMessage): string {
+  if (message === lastMessage) return lastFrame;
   let frame = frames.get(message);
   if (frame === undefined) {
     frame = serializeMessage(message);
     frames.set(message, frame);
   }
+  lastMessage = message;
+  lastFrame = frame;
   return frame;
 }
 
