@@ -76,6 +76,40 @@ export function figureDefinitions(cfg) {
       ratio: false,
     });
   }
+  for (const [prefix, where] of [
+    ['nginx', 'through nginx'],
+    ['replicas', '3 replicas on Redis behind nginx'],
+  ]) {
+    for (const n of cfg.proxiedSteps ?? []) {
+      const at = `@${short(n)}, ${where}`;
+      add(
+        'proxied',
+        `${prefix}.cpu@${n}`,
+        `CPU per delivery, all processes ${at}`,
+        'µs',
+        'lower',
+        3,
+        {
+          ratio: false,
+        },
+      );
+      add(
+        'proxied',
+        `${prefix}.appcpu@${n}`,
+        `CPU per delivery, Rivulet only ${at}`,
+        'µs',
+        'lower',
+        3,
+        {
+          ratio: false,
+        },
+      );
+      add('proxied', `${prefix}.rate@${n}`, `deliveries/s ${at}`, 'k/s', 'higher', 1, {
+        scale: 1 / 1000,
+        ratio: false,
+      });
+    }
+  }
   return defs;
 }
 
@@ -86,6 +120,8 @@ export const SCENARIO_TITLES = {
   churn: 'Churn',
   replay: 'Replay (Last-Event-ID)',
   typewriter: 'Typewriter, direct vs nginx',
+  proxied:
+    'Fan-out through nginx and through 3 replicas on Redis (no target; direct figures above)',
 };
 
 const finite = (v) => typeof v === 'number' && Number.isFinite(v);

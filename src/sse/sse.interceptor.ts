@@ -55,6 +55,10 @@ export class SseInterceptor implements NestInterceptor {
     this.checkLimits(ip);
 
     return new Promise((resolve, reject) => {
+      // A client that leaves before the stream is answered: nothing more to wait for. Removed once
+      // answered, so an open stream keeps nothing of this request's pipeline alive.
+      const left = () => resolve(of(null));
+      res.once('close', left);
       const writer = new SseResponseWriter(
         res,
         this.registry,
@@ -67,8 +71,14 @@ export class SseInterceptor implements NestInterceptor {
           onStreamError: this.onStreamError,
         },
         {
-          answered: () => resolve(of(null)),
-          failed: (error) => reject(error instanceof Error ? error : new Error(String(error))),
+          answered: () => {
+            res.off('close', left);
+            resolve(of(null));
+          },
+          failed: (error) => {
+            res.off('close', left);
+            reject(error instanceof Error ? error : new Error(String(error)));
+          },
         },
       );
       // The handler's stream arrives as one value (SseEndpoint hands it over): the writer attaches
@@ -86,8 +96,6 @@ export class SseInterceptor implements NestInterceptor {
           if (!handedOver) writer.complete();
         },
       });
-      // A client that left before the stream opened: nothing more to wait for.
-      res.once('close', () => resolve(of(null)));
     });
   }
 
