@@ -41,9 +41,21 @@ async function newFile(dir, known, suffix) {
   throw new Error(`no ${suffix} appeared in ${dir}`);
 }
 
+/** The snapshot once Node has finished writing it (it writes in place, then closes the file). */
+async function readSnapshot(file) {
+  for (let i = 0; ; i++) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      if (i >= 120) throw err;
+      await sleep(1000);
+    }
+  }
+}
+
 /** Objects of a heap snapshot by "type name": count and self size. */
-function groups(file) {
-  const snapshot = JSON.parse(readFileSync(file, 'utf8'));
+async function groups(file) {
+  const snapshot = await readSnapshot(file);
   const { node_fields: fields, node_types: types } = snapshot.snapshot.meta;
   const width = fields.length;
   const typeAt = fields.indexOf('type');
@@ -85,9 +97,9 @@ async function heap() {
         return newFile(dir, known, '.heapsnapshot');
       };
       await subscribeTo(clients, server, BASE);
-      const before = groups(await snap());
+      const before = await groups(await snap());
       const { open } = await subscribeTo(clients, server, BASE + ADDED);
-      const after = groups(await snap());
+      const after = await groups(await snap());
       const added = open - BASE;
       const rows = [];
       let total = 0;

@@ -41,11 +41,11 @@ class SinkFollower implements LogFollower {
   constructor(
     private readonly sink: SseSink,
     private readonly toMessage: (event: LogEvent) => SseMessage,
-    private readonly catchUp: (item: ReplayItem) => SseEmission,
+    private readonly catchUp: ((item: ReplayItem) => SseEmission) | undefined,
   ) {}
 
   replay(item: ReplayItem): void {
-    this.sink.next(this.catchUp(item));
+    this.sink.next(this.catchUp ? this.catchUp(item) : replayBatch(item, this.toMessage));
   }
 
   live(event: LogEvent): void {
@@ -72,7 +72,7 @@ export function logStreamEmissions(
   topics: readonly string[],
   lastEventId: string | undefined,
   toMessage: (event: LogEvent) => SseMessage,
-  catchUp: (item: ReplayItem) => SseEmission = (item) => replayBatch(item, toMessage),
+  catchUp?: (item: ReplayItem) => SseEmission,
 ): Observable<SseEmission> {
   return directSseSource((sink) => {
     sink.next(SSE_OPEN);

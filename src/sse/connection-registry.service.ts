@@ -70,7 +70,7 @@ export class ConnectionRegistry implements OnModuleDestroy {
     this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
     this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1);
     this.stats.opened++;
-    connection.onClose((reason) => this.remove(connection, reason));
+    connection.setClosedListener(this);
     this.ensureTicking();
     return connection;
   }
@@ -103,7 +103,8 @@ export class ConnectionRegistry implements OnModuleDestroy {
     this.stopTicking();
   }
 
-  private remove(connection: SseConnection, reason: CloseReason): void {
+  /** A connection of this registry closed (SseConnection calls this once). */
+  connectionClosed(connection: SseConnection, reason: CloseReason): void {
     if (!this.connections.delete(connection)) return;
     this.stats.closedBy[reason]++;
     decrement(this.byKind, connection.kind);

@@ -67,6 +67,7 @@ function writerFor(
       headOnly: req.method === 'HEAD',
       keepAlive: true,
       onStreamError,
+      requestId: 'req-1',
     },
     { answered: () => undefined, failed: () => undefined, ...hooks },
   );
@@ -105,6 +106,7 @@ describe(SseResponseWriter.name, () => {
         source.complete();
       });
       expect(reply.status).toBe(204);
+      expect(reply.headers['x-request-id']).toBe('req-1');
       expect(reply.body).toBe('');
       expect(answered).toBe(1);
       expect(registry.stats.opened).toBe(0);
@@ -126,6 +128,7 @@ describe(SseResponseWriter.name, () => {
       expect(reply.headers['content-type']).toBe('text/event-stream; charset=utf-8');
       expect(reply.headers['cache-control']).toBe('no-cache, no-transform');
       expect(reply.headers['x-accel-buffering']).toBe('no');
+      expect(reply.headers['x-request-id']).toBe('req-1');
       expect(reply.body).toBe(
         'retry: 1500\n: connected\n\n' +
           'event: note\nid: 7\ndata: {"a":1}\n\n' +
@@ -153,16 +156,17 @@ describe(SseResponseWriter.name, () => {
       expect(registry.stats.closedBy.error).toBe(1);
     });
 
-    it('answers HEAD with the stream headers and no body', async () => {
+    it('answers HEAD with the stream headers and no body, and releases the source', async () => {
+      const source = new Subject<SseEmission>();
       const reply = await serve((req, res) => {
-        const source = new Subject<SseEmission>();
         writerFor(req, res, registry).attach(source);
         source.next(SSE_OPEN);
-        expect(source.observed).toBe(false);
       }, 'HEAD');
       expect(reply.status).toBe(200);
       expect(reply.headers['content-type']).toBe('text/event-stream; charset=utf-8');
       expect(reply.body).toBe('');
+      expect(source.observed).toBe(false);
+      expect(registry.stats.closedBy.completed).toBe(1);
     });
   });
 

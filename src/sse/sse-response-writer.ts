@@ -1,6 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
+import { REQUEST_ID_HEADER } from '../logging/request-id';
 import type { ConnectionRegistry } from './connection-registry.service';
 import type { SseConnection } from './sse-connection';
 import {
@@ -32,6 +33,8 @@ export interface SseWriterOptions {
   keepAlive: boolean;
   /** Told of an error inside an open stream that is not an HttpException (to log it). */
   onStreamError: (error: unknown) => void;
+  /** X-Request-Id, sent with the stream's headers (or with its 204). */
+  requestId: string | undefined;
 }
 
 /**
@@ -52,16 +55,22 @@ export class SseResponseWriter implements SseSink {
   private release: (() => void) | undefined;
   private done = false;
   private hooks: SseWriterHooks | undefined;
+  /** What opening the stream needs; dropped once it is open. */
+  private options: SseWriterOptions | undefined;
+  private readonly onStreamError: (error: unknown) => void;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly registry: ConnectionRegistry,
-    private readonly options: SseWriterOptions,
+    options: SseWriterOptions,
     hooks: SseWriterHooks,
   ) {
+    this.options = options;
+    this.onStreamError = options.onStreamError;
     this.hooks = hooks;
-    // A client that leaves (before or after the stream opened) releases what the source holds.
-    res.once('close', () => {
+    // The response closes once, whoever ends it (the client leaving, the stream's end, a
+    // slow-consumer cut): the source is released then. `on`, as `once` would add a wrapper.
+    res.on('close', () => {
       this.connection?.released();
       this.finish();
     });
@@ -106,7 +115,7 @@ export class SseResponseWriter implements SseSink {
     }
     const message =
       error instanceof HttpException ? error.message : 'The stream failed; reconnect to resume';
-    if (!(error instanceof HttpException)) this.options.onStreamError(error);
+    if (!(error instanceof HttpException)) this.onStreamError(error);
     connection.end('error', serializeMessage({ data: { type: 'error', message } }));
   }
 
@@ -117,6 +126,8 @@ export class SseResponseWriter implements SseSink {
       return;
     }
     // Complete before it started: nothing to send now or later.
+    const requestId = this.options?.requestId;
+    if (requestId !== undefined) this.res.setHeader(REQUEST_ID_HEADER, requestId);
     this.res.statusCode = 204;
     this.res.end();
     const hooks = this.hooks;
@@ -125,7 +136,9 @@ export class SseResponseWriter implements SseSink {
   }
 
   private open(): SseConnection {
-    const { res, options } = this;
+    const { res } = this;
+    const options = this.options!;
+    this.options = undefined;
     const socket = res.socket;
     socket?.setNoDelay(true);
     socket?.setKeepAlive(true);
@@ -136,11 +149,13 @@ export class SseResponseWriter implements SseSink {
       'X-Accel-Buffering': 'no',
     };
     if (options.keepAlive) headers.Connection = 'keep-alive';
+    // Given to writeHead rather than set before it: headers set with setHeader stay stored on the
+    // response for as long as it is open, one array each.
+    if (options.requestId !== undefined) headers[REQUEST_ID_HEADER] = options.requestId;
     res.writeHead(200, headers);
     res.write(openingFrame(options.retryMs));
     const connection = this.registry.open(res, options.kind, options.ip);
     this.connection = connection;
-    connection.onClose(() => this.finish());
     const hooks = this.hooks;
     // From here on the caller is not needed: keep nothing of the request.
     this.hooks = undefined;

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { match, MatchFunction } from 'path-to-regexp';
 import { writeErrorResponse } from '../common/http-exception.filter';
 import { logRequestEnd, RequestLogger } from '../logging/http-log';
-import { requestIdOf } from '../logging/request-id';
+import { REQUEST_ID_HEADER, requestIdFor } from '../logging/request-id';
 import { SSE_KIND } from './sse-endpoint.decorator';
 
 /** Express-style middleware (CORS and the like), run on stream requests as Express would run it. */
@@ -38,10 +38,14 @@ export interface HttpRules {
 export interface StreamRequest extends IncomingMessage {
   id: string;
   ip: string;
-  originalUrl: string;
   query: Record<string, unknown>;
   params: Record<string, string>;
+  /** Date.now() when the request came in (the log line's responseTime). */
+  startedAt: number;
 }
+
+/** What an open stream's request keeps of its query and path parameters: they were read already. */
+const READ: Record<string, never> = Object.freeze(Object.create(null) as Record<string, never>);
 
 type Invoke = (req: StreamRequest, res: ServerResponse, next: () => void) => Promise<unknown>;
 
@@ -75,7 +79,7 @@ function noop(): void {}
  *   SseInterceptor (admission limits, the writer) and its parameter decorators (@Query, @Param,
  *   @Req, @LastEventId: validation and access checks live in the handler, as before);
  * - an error before the stream starts is answered by writeErrorResponse, like HttpExceptionFilter;
- * - X-Request-Id is requestIdOf's, the client address and the query are Express's own functions
+ * - X-Request-Id is requestIdFor's (sent with the stream's headers or its error), the client address and the query are Express's own functions
  *   (HttpRules), routing follows Express's case and trailing-slash settings;
  * - one log line when the response ends, the same line pino-http writes (logRequestEnd).
  *
@@ -85,7 +89,6 @@ function noop(): void {}
 export class SseRouteListener {
   private routes: StreamRoute[] = [];
   private rules: HttpRules | undefined;
-  private loggerOf: (() => RequestLogger) | undefined;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -104,7 +107,10 @@ export class SseRouteListener {
     fallback: (req: IncomingMessage, res: ServerResponse) => void,
   ): (req: IncomingMessage, res: ServerResponse) => void {
     this.rules = rules;
-    this.loggerOf = logger;
+    this.logEnd = function (this: ServerResponse) {
+      const req = this.req as StreamRequest;
+      logRequestEnd(logger(), req, this, req.startedAt);
+    };
     this.routes = this.findRoutes(container, rules);
     return (req, res) => {
       if (!this.serve(req, res)) fallback(req, res);
@@ -138,17 +144,26 @@ export class SseRouteListener {
     }
     if (!route || !params) return false;
     const rules = this.rules!;
+    // Only what the handlers, guards, the interceptor and the log line read (req.url is the
+    // original URL: nothing rewrites it on this path).
     const request = req as StreamRequest;
-    request.originalUrl = url;
-    request.params = params as Record<string, string>;
-    request.query = rules.parseQuery(q === -1 ? '' : url.slice(q + 1));
+    request.id = requestIdFor(req);
     request.ip = rules.clientIp(req);
-    request.id = requestIdOf(req, res);
-    const startedAt = Date.now();
-    const logger = this.loggerOf!();
-    res.once('close', () => logRequestEnd(logger, request, res, startedAt));
+    request.query = rules.parseQuery(q === -1 ? '' : url.slice(q + 1));
+    request.params = params as Record<string, string>;
+    request.startedAt = Date.now();
+    res.on('close', this.logEnd);
     this.runMiddlewares(request, res, 0, route);
     return true;
+  }
+
+  /** The request's log line when its response closes: one shared listener, nothing per request. */
+  private logEnd: (this: ServerResponse) => void = noop;
+
+  /** An error before the stream started, answered as HttpExceptionFilter answers it. */
+  private fail(req: StreamRequest, res: ServerResponse, error: unknown): void {
+    if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, req.id);
+    writeErrorResponse(res, error);
   }
 
   private runMiddlewares(
@@ -159,11 +174,18 @@ export class SseRouteListener {
   ): void {
     const middleware = this.rules!.middlewares[index];
     if (!middleware) {
-      route.invoke(req, res, noop).catch((error: unknown) => writeErrorResponse(res, error));
+      route.invoke(req, res, noop).then(
+        () => {
+          // Answered (the stream is open): the handler has read them, the connection need not keep them.
+          req.query = READ;
+          req.params = READ;
+        },
+        (error: unknown) => this.fail(req, res, error),
+      );
       return;
     }
     middleware(req, res, (error?: unknown) => {
-      if (error !== undefined && error !== null) writeErrorResponse(res, error);
+      if (error !== undefined && error !== null) this.fail(req, res, error);
       else this.runMiddlewares(req, res, index + 1, route);
     });
   }

@@ -19,7 +19,7 @@ import type { SseEmission } from './sse-message';
 import { SseResponseWriter } from './sse-response-writer';
 
 /** What a stream route reads of its request: node's, plus the client address Express or SseRouteListener set. */
-type StreamRequest = IncomingMessage & { ip?: string };
+type StreamRequest = IncomingMessage & { ip?: string; id?: unknown };
 
 /**
  * The one place where Rivulet extends Nest's @Sse(): it checks admission, then hands the handler's
@@ -69,6 +69,7 @@ export class SseInterceptor implements NestInterceptor {
           headOnly: req.method === 'HEAD',
           keepAlive: req.httpVersionMajor === 1 && req.httpVersionMinor === 1,
           onStreamError: this.onStreamError,
+          requestId: typeof req.id === 'string' ? req.id : undefined,
         },
         {
           answered: () => {
