@@ -148,9 +148,11 @@ function category(frame) {
 
 async function cpu() {
   const dir = mkdtempSync(join(tmpdir(), 'rivulet-cpu-'));
-  const server = await startServer(contender, {
-    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=200`,
-  });
+  const server = await startServer(contender, {}, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    '--cpu-prof-interval=200',
+  ]);
   let window;
   let delivered = 0;
   try {
