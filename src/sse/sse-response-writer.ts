@@ -35,6 +35,11 @@ export interface SseWriterOptions {
   onStreamError: (error: unknown) => void;
   /** X-Request-Id, sent with the stream's headers (or with its 204). */
   requestId: string | undefined;
+  /**
+   * The route's own stream headers (SseEndpoint's `headers`, e.g. a protocol marker), sent once
+   * the stream opens: a 204 or an error answered before that does not carry them.
+   */
+  extraHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -144,6 +149,7 @@ export class SseResponseWriter implements SseSink {
     socket?.setKeepAlive(true);
     socket?.setTimeout(0);
     const headers: Record<string, string> = {
+      ...options.extraHeaders,
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',

@@ -14,7 +14,7 @@ import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.e
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from './connection-registry.service';
-import { isStreamHandOver, SSE_KIND, streamOf } from './sse-endpoint.decorator';
+import { isStreamHandOver, SSE_HEADERS, SSE_KIND, streamOf } from './sse-endpoint.decorator';
 import type { SseEmission } from './sse-message';
 import { SseResponseWriter } from './sse-response-writer';
 
@@ -51,6 +51,10 @@ export class SseInterceptor implements NestInterceptor {
     const req = http.getRequest<StreamRequest>();
     const res = http.getResponse<ServerResponse>();
     const kind = this.reflector.get<string>(SSE_KIND, context.getHandler()) ?? 'stream';
+    const extraHeaders = this.reflector.get<Readonly<Record<string, string>> | undefined>(
+      SSE_HEADERS,
+      context.getHandler(),
+    );
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     this.checkLimits(ip);
 
@@ -70,6 +74,7 @@ export class SseInterceptor implements NestInterceptor {
           keepAlive: req.httpVersionMajor === 1 && req.httpVersionMinor === 1,
           onStreamError: this.onStreamError,
           requestId: typeof req.id === 'string' ? req.id : undefined,
+          extraHeaders,
         },
         {
           answered: () => {
