@@ -1,4 +1,4 @@
-// `node bench/profile.mjs [heap|cpu] [contender]`: where an idle connection's memory and one
+// `node bench/profile.mjs [heap|cpu|churn] [contender]`: where an idle connection's memory and one
 // delivery's CPU go, for the figures in bench/README.md ("What a connection holds", "Where a
 // delivery's CPU goes"). Contender: rivulet (default) or raw.
 //
@@ -8,6 +8,7 @@
 // cpu:  (rivulet: it exits on SIGTERM, which writes the profile) --cpu-prof while 1,000 subscribers receive a closed-loop burst; only the samples taken
 //       during the burst count. Self time is grouped by function, and by where the code lives
 //       (node:http and net, Rivulet, Nest, RxJS, garbage collection, ...), per delivery.
+// churn: the same for connect / read the response head / disconnect cycles (the churn scenario).
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -146,7 +147,7 @@ function category(frame) {
   return 'other JavaScript';
 }
 
-async function cpu() {
+async function cpu(what = 'delivery') {
   const dir = mkdtempSync(join(tmpdir(), 'rivulet-cpu-'));
   const server = await startServer(contender, {}, [
     '--cpu-prof',
@@ -157,6 +158,15 @@ async function cpu() {
   let delivered = 0;
   try {
     await withClients(1, async ([client]) => {
+      if (what === 'churn') {
+        const args = { port: server.port, path: contender.subscribePath, concurrency: 64 };
+        await client.call('churn', { ...args, cycles: 500, maxMs: 5000 }, 20_000);
+        const t0 = process.hrtime.bigint() / 1000n;
+        const r = await client.call('churn', { ...args, cycles: 3000, maxMs: 20_000 }, 40_000);
+        window = [Number(t0), Number(process.hrtime.bigint() / 1000n)];
+        delivered = r.done;
+        return;
+      }
       const { open } = await subscribeTo([client], server, 1000);
       const publish = { port: server.port, path: contender.publishPath, subscribers: open };
       await client.call('publishBurst', { ...publish, count: 10, timeoutMs: 10_000 }, 40_000);
@@ -205,16 +215,18 @@ async function cpu() {
     byCategory.set(c, (byCategory.get(c) ?? 0) + us);
   }
   const per = (us) => (delivered > 0 ? us / delivered : NaN);
+  const unit = what === 'churn' ? 'connect/disconnect cycle' : 'delivery';
   console.log(
-    `## ${contender.name}: CPU of one delivery (${delivered} deliveries to 1,000 subscribers, ` +
+    `## ${contender.name}: CPU of one ${unit} (${delivered} ${unit}s` +
+      `${what === 'churn' ? '' : ' to 1,000 subscribers'}, ` +
       `${(sampled / 1000).toFixed(0)} ms sampled on the main thread)\n`,
   );
-  console.log('| where | µs per delivery | share |');
+  console.log(`| where | µs per ${unit} | share |`);
   console.log('|---|---:|---:|');
   for (const [c, us] of [...byCategory].sort((a, b) => b[1] - a[1]))
     console.log(`| ${c} | ${per(us).toFixed(2)} | ${((100 * us) / sampled).toFixed(1)}% |`);
   console.log(`| **total (main thread)** | **${per(sampled).toFixed(2)}** | |`);
-  console.log('\n| function (self time) | µs per delivery | share |');
+  console.log(`\n| function (self time) | µs per ${unit} | share |`);
   console.log('|---|---:|---:|');
   for (const [k, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25))
     console.log(
@@ -226,6 +238,7 @@ try {
   if (contender.name === 'rivulet') await buildRivulet();
   if (mode === 'heap') await heap();
   else if (mode === 'cpu') await cpu();
+  else if (mode === 'churn') await cpu('churn');
   else throw new Error(`unknown mode ${mode}: heap or cpu`);
   killAll();
   process.exit(0);

@@ -1,4 +1,11 @@
-import { HttpServer, Injectable, RequestMethod } from '@nestjs/common';
+import {
+  ContextType,
+  HttpServer,
+  Injectable,
+  NestInterceptor,
+  RequestMethod,
+} from '@nestjs/common';
+import type { Controller } from '@nestjs/common/interfaces';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { GuardsConsumer, GuardsContextCreator } from '@nestjs/core/guards';
@@ -7,12 +14,14 @@ import { InterceptorsConsumer, InterceptorsContextCreator } from '@nestjs/core/i
 import { PipesConsumer, PipesContextCreator } from '@nestjs/core/pipes';
 import { RouteParamsFactory } from '@nestjs/core/router/route-params-factory';
 import { RouterExecutionContext } from '@nestjs/core/router/router-execution-context';
+import { from } from 'rxjs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { match, MatchFunction } from 'path-to-regexp';
 import { writeErrorResponse } from '../common/http-exception.filter';
 import { logRequestEnd, RequestLogger } from '../logging/http-log';
 import { REQUEST_ID_HEADER, requestIdFor } from '../logging/request-id';
 import { SSE_KIND } from './sse-endpoint.decorator';
+import { SseInterceptor } from './sse.interceptor';
 
 /** Express-style middleware (CORS and the like), run on stream requests as Express would run it. */
 export type RequestMiddleware = (
@@ -68,6 +77,31 @@ const nodeResponses = {
 } as unknown as HttpServer;
 
 function noop(): void {}
+
+/**
+ * Nest's InterceptorsConsumer, with one shortcut: a stream route whose only interceptor is
+ * SseInterceptor (every @SseEndpoint route, unless a global interceptor is added) calls its
+ * serve() directly. The chain Nest builds around interceptors (an AsyncResource-bound function
+ * and a deferred Observable per interceptor per request, then lastValueFrom on the result) costs
+ * more than the rest of a stream's set-up; any other list of interceptors runs as Nest runs it.
+ */
+class StreamInterceptorsConsumer extends InterceptorsConsumer {
+  override intercept<TContext extends string = ContextType>(
+    interceptors: NestInterceptor[],
+    args: unknown[],
+    instance: Controller,
+    callback: (...args: unknown[]) => unknown,
+    next: () => Promise<unknown>,
+    type?: TContext,
+  ): Promise<unknown> {
+    const [only] = interceptors;
+    if (interceptors.length !== 1 || !(only instanceof SseInterceptor)) {
+      return super.intercept(interceptors, args, instance, callback, next, type);
+    }
+    const [req, res] = args as [StreamRequest, ServerResponse];
+    return only.serve(req, res, callback, from(next())).then(() => null);
+  }
+}
 
 /**
  * The stream routes (every GET @SseEndpoint), served by a node:http request listener in front of
@@ -200,7 +234,7 @@ export class SseRouteListener {
       new GuardsContextCreator(container, config),
       new GuardsConsumer(),
       new InterceptorsContextCreator(container, config),
-      new InterceptorsConsumer(),
+      new StreamInterceptorsConsumer(),
       nodeResponses,
     );
     const routes: StreamRoute[] = [];

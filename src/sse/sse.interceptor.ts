@@ -48,12 +48,32 @@ export class SseInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler<SseEmission>): Promise<Observable<null>> {
     const http = context.switchToHttp();
-    const req = http.getRequest<StreamRequest>();
-    const res = http.getResponse<ServerResponse>();
-    const kind = this.reflector.get<string>(SSE_KIND, context.getHandler()) ?? 'stream';
+    return this.serve(
+      http.getRequest<StreamRequest>(),
+      http.getResponse<ServerResponse>(),
+      context.getHandler() as (...args: unknown[]) => unknown,
+      next.handle(),
+    ).then(() => of(null));
+  }
+
+  /**
+   * What intercept() does, without Nest's ExecutionContext and CallHandler: SseRouteListener calls
+   * this directly for a route whose only interceptor is this one (see StreamInterceptorsConsumer),
+   * so a stream request skips the interceptor chain's per-request RxJS and async-context wrappers.
+   * `results` is what the handler returned (one hand-over, or the values of a plain Observable).
+   * Settles once the request is answered (stream open, 204) or the client left; rejects with an
+   * error raised before the stream started, which the caller answers with a status.
+   */
+  async serve(
+    req: StreamRequest,
+    res: ServerResponse,
+    handler: (...args: unknown[]) => unknown,
+    results: Observable<unknown>,
+  ): Promise<void> {
+    const kind = this.reflector.get<string>(SSE_KIND, handler) ?? 'stream';
     const extraHeaders = this.reflector.get<Readonly<Record<string, string>> | undefined>(
       SSE_HEADERS,
-      context.getHandler(),
+      handler,
     );
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     this.checkLimits(ip);
@@ -61,7 +81,7 @@ export class SseInterceptor implements NestInterceptor {
     return new Promise((resolve, reject) => {
       // A client that leaves before the stream is answered: nothing more to wait for. Removed once
       // answered, so an open stream keeps nothing of this request's pipeline alive.
-      const left = () => resolve(of(null));
+      const left = () => resolve();
       res.once('close', left);
       const writer = new SseResponseWriter(
         res,
@@ -79,7 +99,7 @@ export class SseInterceptor implements NestInterceptor {
         {
           answered: () => {
             res.off('close', left);
-            resolve(of(null));
+            resolve();
           },
           failed: (error) => {
             res.off('close', left);
@@ -90,12 +110,12 @@ export class SseInterceptor implements NestInterceptor {
       // The handler's stream arrives as one value (SseEndpoint hands it over): the writer attaches
       // to it directly, so messages do not travel through Nest's per-request pipeline.
       let handedOver = false;
-      next.handle().subscribe({
+      results.subscribe({
         next: (value) => {
           if (isStreamHandOver(value)) {
             handedOver = true;
             writer.attach(streamOf(value));
-          } else writer.next(value);
+          } else writer.next(value as SseEmission);
         },
         error: (error: unknown) => writer.error(error),
         complete: () => {
