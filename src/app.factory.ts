@@ -11,6 +11,7 @@ import proxyAddr from 'proxy-addr';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
+import { logRequestEnd } from './logging/http-log';
 import { HttpRules, SseRouteListener } from './sse/sse-route-listener';
 
 const NEST_LOG_LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
@@ -77,13 +78,12 @@ function serveStreamsBelowExpress(
     caseSensitive: Boolean(expressApp.get('case sensitive routing')),
     strict: Boolean(expressApp.get('strict routing')),
     middlewares,
+    logEnd: (req, res, startedAt) => logRequestEnd(PinoLogger.root, req, res, startedAt),
   };
   const fallback = server.listeners('request')[0] as (...args: unknown[]) => void;
   // The container Nest's router builds routes from (the application keeps it to itself).
   const { container } = app as unknown as { container: NestContainer };
-  const listener = app
-    .get(SseRouteListener)
-    .listener(container, rules, () => PinoLogger.root, fallback);
+  const listener = app.get(SseRouteListener).listener(container, rules, fallback);
   server.removeListener('request', fallback);
   server.on('request', listener);
 }

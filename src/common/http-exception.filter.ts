@@ -7,8 +7,8 @@ import {
   Logger,
 } from '@nestjs/common';
 import { ServerResponse, STATUS_CODES } from 'node:http';
-import { StoreUnavailableError } from '../event-log/event-log';
 import { RetryableHttpException } from './retryable.exception';
+import { TemporarilyUnavailableError } from './unavailable.error';
 
 const logger = new Logger('HTTP');
 
@@ -20,12 +20,12 @@ const logger = new Logger('HTTP');
  */
 export function writeErrorResponse(res: ServerResponse, error: unknown): void {
   let exception = error;
-  if (exception instanceof StoreUnavailableError) {
+  if (exception instanceof TemporarilyUnavailableError) {
     // The store is away for a moment (Redis reconnecting): a retryable 503, not a 500.
     exception = new RetryableHttpException(
-      'The event store is unavailable; retry shortly',
+      exception.clientMessage,
       HttpStatus.SERVICE_UNAVAILABLE,
-      1,
+      exception.retryAfterSeconds,
     );
   }
   const statusCode =

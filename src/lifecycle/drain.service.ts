@@ -13,7 +13,7 @@ import { serializeMessage } from '../sse/sse-serializer';
 const SPREAD_SHARE = 0.5;
 
 /**
- * Graceful shutdown (CONTRACT §5). On SIGTERM Nest runs the destroy hooks, then the
+ * Graceful shutdown (docs/protocol.md §5). On SIGTERM Nest runs the destroy hooks, then the
  * before-shutdown hooks, then closes the HTTP server:
  *
  * 1. onModuleDestroy: `draining` turns on at once, so /health/ready answers 503 and new stream
@@ -47,6 +47,7 @@ export class DrainService implements OnModuleDestroy, BeforeApplicationShutdown 
   beginDrain(): void {
     if (this.drainingSince !== undefined) return;
     this.drainingSince = Date.now();
+    this.registry.refuseNewStreams();
     this.logger.log(`draining: ${this.registry.size} open stream(s), readiness is now false`);
   }
 

@@ -28,6 +28,8 @@ export class ConnectionRegistry implements OnModuleDestroy {
   private readonly byIp = new Map<string, number>();
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
+  /** Set when the instance starts draining (DrainService): admission refuses new streams. */
+  draining = false;
   /** Coarse "now" in ms, refreshed by the shared tick; cheap to read on every write. */
   now = Date.now();
   readonly stats: ConnectionStats = {
@@ -39,6 +41,11 @@ export class ConnectionRegistry implements OnModuleDestroy {
   };
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** From now on new streams are refused (503), open ones keep going until the drain ends them. */
+  refuseNewStreams(): void {
+    this.draining = true;
+  }
 
   get size(): number {
     return this.connections.size;

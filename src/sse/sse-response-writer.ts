@@ -1,7 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
-import { REQUEST_ID_HEADER } from '../logging/request-id';
+import { REQUEST_ID_HEADER } from '../common/request-id';
 import type { ConnectionRegistry } from './connection-registry.service';
 import type { SseConnection } from './sse-connection';
 import {

@@ -18,9 +18,8 @@ import { from } from 'rxjs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { match, MatchFunction } from 'path-to-regexp';
 import { writeErrorResponse } from '../common/http-exception.filter';
-import { logRequestEnd, RequestLogger } from '../logging/http-log';
-import { REQUEST_ID_HEADER, requestIdFor } from '../logging/request-id';
-import { SSE_KIND } from './sse-endpoint.decorator';
+import { REQUEST_ID_HEADER, requestIdFor } from '../common/request-id';
+import { SSE_KIND } from './stream-hand-over';
 import { SseInterceptor } from './sse.interceptor';
 
 /** Express-style middleware (CORS and the like), run on stream requests as Express would run it. */
@@ -41,6 +40,8 @@ export interface HttpRules {
   strict: boolean;
   /** The middlewares every response gets (CORS): the same functions the Express app uses. */
   middlewares: readonly RequestMiddleware[];
+  /** The request's log line when its response closes (the line pino-http writes for the others). */
+  logEnd(req: StreamRequest, res: ServerResponse, startedAt: number): void;
 }
 
 /** A stream request as the handlers, guards and the interceptor read it (what Express would set). */
@@ -115,7 +116,7 @@ class StreamInterceptorsConsumer extends InterceptorsConsumer {
  * - an error before the stream starts is answered by writeErrorResponse, like HttpExceptionFilter;
  * - X-Request-Id is requestIdFor's (sent with the stream's headers or its error), the client address and the query are Express's own functions
  *   (HttpRules), routing follows Express's case and trailing-slash settings;
- * - one log line when the response ends, the same line pino-http writes (logRequestEnd).
+ * - one log line when the response ends, the same line pino-http writes (HttpRules.logEnd).
  *
  * Everything else (POST streams, whose body Express parses, and every other route) goes to Express.
  */
@@ -137,13 +138,12 @@ export class SseRouteListener {
   listener(
     container: NestContainer,
     rules: HttpRules,
-    logger: () => RequestLogger,
     fallback: (req: IncomingMessage, res: ServerResponse) => void,
   ): (req: IncomingMessage, res: ServerResponse) => void {
     this.rules = rules;
     this.logEnd = function (this: ServerResponse) {
       const req = this.req as StreamRequest;
-      logRequestEnd(logger(), req, this, req.startedAt);
+      rules.logEnd(req, this, req.startedAt);
     };
     this.routes = this.findRoutes(container, rules);
     return (req, res) => {

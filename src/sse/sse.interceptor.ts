@@ -12,9 +12,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Observable, of } from 'rxjs';
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from './connection-registry.service';
-import { isStreamHandOver, SSE_HEADERS, SSE_KIND, streamOf } from './sse-endpoint.decorator';
+import { isStreamHandOver, SSE_HEADERS, SSE_KIND, streamOf } from './stream-hand-over';
 import type { SseEmission } from './sse-message';
 import { SseResponseWriter } from './sse-response-writer';
 
@@ -43,7 +42,6 @@ export class SseInterceptor implements NestInterceptor {
     private readonly registry: ConnectionRegistry,
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly drain: DrainService,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler<SseEmission>): Promise<Observable<null>> {
@@ -128,7 +126,7 @@ export class SseInterceptor implements NestInterceptor {
   private checkLimits(ip: string): void {
     const { maxConnections, maxConnectionsPerIp } = this.config.limits;
     const retryAfter = retryAfterSeconds(this.config.sse.retryMs);
-    if (this.drain.draining) {
+    if (this.registry.draining) {
       throw new RetryableHttpException(
         'This instance is shutting down; retry on another instance',
         HttpStatus.SERVICE_UNAVAILABLE,

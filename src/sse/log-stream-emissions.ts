@@ -1,4 +1,6 @@
 import { Observable } from 'rxjs';
+import type { EventLog, LogEvent } from '../event-log/event-log';
+import { followLog, LogFollower, ReplayItem } from '../event-log/event-stream';
 import {
   directSseSource,
   SSE_OPEN,
@@ -6,9 +8,7 @@ import {
   SseEmission,
   SseMessage,
   SseSink,
-} from '../sse/sse-message';
-import type { EventLog, LogEvent } from './event-log';
-import { followLog, LogFollower, ReplayItem } from './event-stream';
+} from './sse-message';
 
 export type { ReplayItem };
 
@@ -60,7 +60,7 @@ class SinkFollower implements LogFollower {
 /**
  * A replayable log subscription as a stream's emissions: SSE_OPEN at once, then the catch-up as one
  * batch (a `{"type":"reset","reason"}` control message first when the resume point was truncated or
- * unknown, CONTRACT §2), then each live event. `toMessage` must return the same message object for
+ * unknown, docs/protocol.md §2), then each live event. `toMessage` must return the same message object for
  * the same event (see messagePerEvent) so a fan-out serializes each event once. A stream with its
  * own catch-up protocol (the seed's /events) passes `catchUp` to build that part itself.
  *
