@@ -216,8 +216,9 @@ async function cpu(what = 'delivery') {
   }
   const per = (us) => (delivered > 0 ? us / delivered : NaN);
   const unit = what === 'churn' ? 'connect/disconnect cycle' : 'delivery';
+  const units = what === 'churn' ? 'cycles' : 'deliveries';
   console.log(
-    `## ${contender.name}: CPU of one ${unit} (${delivered} ${unit}s` +
+    `## ${contender.name}: CPU of one ${unit} (${delivered} ${units}` +
       `${what === 'churn' ? '' : ' to 1,000 subscribers'}, ` +
       `${(sampled / 1000).toFixed(0)} ms sampled on the main thread)\n`,
   );
