@@ -73,8 +73,8 @@ export class SseResponseWriter implements SseSink {
     this.options = options;
     this.onStreamError = options.onStreamError;
     this.hooks = hooks;
-    // The response closes once, whoever ends it (the client leaving, the stream's end, a
-    // slow-consumer cut): the source is released then. `on`, as `once` would add a wrapper.
+    // A client that leaves (before or after the stream opened) releases what the source holds.
+    // `on` (the response closes once), as `once` would add a wrapper per connection.
     res.on('close', () => {
       this.connection?.released();
       this.finish();
@@ -162,6 +162,9 @@ export class SseResponseWriter implements SseSink {
     res.write(openingFrame(options.retryMs));
     const connection = this.registry.open(res, options.kind, options.ip);
     this.connection = connection;
+    // A cut by the server (slow consumer, the end of the stream, shutdown) releases the source at
+    // once, not only when the response's `close` event comes round.
+    connection.onClose(() => this.finish());
     const hooks = this.hooks;
     // From here on the caller is not needed: keep nothing of the request.
     this.hooks = undefined;
