@@ -1,17 +1,21 @@
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestContainer } from '@nestjs/core/injector/container';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import cors from 'cors';
 import express, { NextFunction, Request, Response } from 'express';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { join } from 'node:path';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { JsonTooDeepError, verifyJsonDepth } from './common/json-depth';
 import { queryParamLimit, requestsPerAddressLimit } from './common/request-limits';
 import { retryAfterSeconds } from './common/retryable.exception';
-import { proxyTrust } from './common/client-address';
+import { clientAddress, proxyTrust } from './common/client-address';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
+import { logRequestEnd } from './logging/http-log';
+import { HttpRules, RequestMiddleware, SseRouteListener } from './sse/sse-route-listener';
 
 const NEST_LOG_LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
   silent: [],
@@ -56,7 +60,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.set('trust proxy', proxyTrust(config.http.trustProxy));
   // First of all middleware, so every answer has it: pages, API errors, 404s, streams.
   app.use(noSniff);
-  app.enableCors(buildCorsOptions(config.cors));
+  // Nest's enableCors(options) is app.use(cors(options)); the same function runs on stream routes.
+  const corsMiddleware = cors(buildCorsOptions(config.cors));
+  app.use(corsMiddleware);
   limitRequests(app, config);
   const json = express.json({
     limit: config.http.maxBodyBytes,
@@ -71,6 +77,12 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);
+  // What Express runs for every request, in the same order, for the streams served below it.
+  serveStreamsBelowExpress(app, config, [
+    noSniff as unknown as RequestMiddleware,
+    corsMiddleware,
+    queryParamLimit() as unknown as RequestMiddleware,
+  ]);
   // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
 }
@@ -93,6 +105,37 @@ function limitRequests(app: NestExpressApplication, config: AppConfig): void {
     requestsPerAddressLimit(config.http.maxRequestsPerIp, retryAfterSeconds(config.sse.retryMs)),
   );
   app.use(queryParamLimit());
+}
+
+/**
+ * Stream routes are served by SseRouteListener, in front of Express, with Express's own rules for
+ * the query, the client address and routing, and the same shared middlewares: every other request
+ * goes on to Express as before.
+ */
+function serveStreamsBelowExpress(
+  app: NestExpressApplication,
+  config: AppConfig,
+  middlewares: HttpRules['middlewares'],
+): void {
+  const expressApp = app.getHttpAdapter().getInstance();
+  const server = app.getHttpServer();
+  const parseQuery = expressApp.get('query parser fn') as
+    ((query: string) => Record<string, unknown>) | undefined;
+  const trust = proxyTrust(config.http.trustProxy);
+  const rules: HttpRules = {
+    parseQuery: parseQuery ?? (() => ({})),
+    clientIp: (req: IncomingMessage) => clientAddress(req, trust),
+    caseSensitive: Boolean(expressApp.get('case sensitive routing')),
+    strict: Boolean(expressApp.get('strict routing')),
+    middlewares,
+    logEnd: (req, res, startedAt) => logRequestEnd(PinoLogger.root, req, res, startedAt),
+  };
+  const fallback = server.listeners('request')[0] as (...args: unknown[]) => void;
+  // The container Nest's router builds routes from (the application keeps it to itself).
+  const { container } = app as unknown as { container: NestContainer };
+  const listener = app.get(SseRouteListener).listener(container, rules, fallback);
+  server.removeListener('request', fallback);
+  server.on('request', listener);
 }
 
 /**

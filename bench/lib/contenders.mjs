@@ -117,12 +117,12 @@ function environment(contender, port, extraEnv) {
   return env;
 }
 
-async function startOnce(contender, extraEnv) {
+async function startOnce(contender, extraEnv, nodeArgs = []) {
   const port = await freePort();
   const child = spawnPinned(
     SERVER_CPU,
     process.execPath,
-    ['--expose-gc', '-r', PRELOAD, contender.entry],
+    ['--expose-gc', ...nodeArgs, '-r', PRELOAD, contender.entry],
     { cwd: contender.cwd, env: environment(contender, port, extraEnv) },
   );
   try {
@@ -135,10 +135,13 @@ async function startOnce(contender, extraEnv) {
   return { contender, child, pid: child.pid, port };
 }
 
-/** Starts a fresh server process for one scenario and waits until its port accepts. */
-export async function startServer(contender, extraEnv = {}) {
+/**
+ * Starts a fresh server process for one scenario and waits until its port accepts. `nodeArgs`
+ * go to node before the entry point (profiling flags).
+ */
+export async function startServer(contender, extraEnv = {}, nodeArgs = []) {
   try {
-    return await startOnce(contender, extraEnv);
+    return await startOnce(contender, extraEnv, nodeArgs);
   } catch (err) {
     const rejected = OPTIONAL_VARIABLES.filter(
       (name) => !contender.droppedVariables?.includes(name) && err.output?.includes(name),
@@ -146,7 +149,7 @@ export async function startServer(contender, extraEnv = {}) {
     if (contender.name !== 'rivulet' || rejected.length === 0) throw err;
     console.error(`rivulet: start-up rejected ${rejected.join(', ')}; starting without`);
     contender.droppedVariables.push(...rejected);
-    return startOnce(contender, extraEnv);
+    return startOnce(contender, extraEnv, nodeArgs);
   }
 }
 

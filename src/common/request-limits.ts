@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { STATUS_CODES } from 'node:http';
+import { ServerResponse, STATUS_CODES } from 'node:http';
 
 /**
  * Most query parameters a request may carry. Express's parser (node:querystring) silently drops
@@ -16,8 +16,17 @@ const RELEASE = Symbol('rivulet.requestSlot');
 
 type WithSlot = Request & { [RELEASE]?: () => void };
 
-function sendError(res: Response, status: number, message: string): void {
-  res.status(status).json({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
+/** Node's own API, so it also answers for stream routes served below Express (SseRouteListener). */
+function sendError(res: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify({
+    statusCode: status,
+    error: STATUS_CODES[status] ?? 'Error',
+    message,
+  });
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 /** Counts the parameters of a raw query string (`a=1&&b` has two). */

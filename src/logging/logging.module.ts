@@ -11,7 +11,7 @@ import {
   requestSerializer,
   serializeResponse,
 } from './http-log';
-import { requestIdOf } from './request-id';
+import { requestIdOf } from '../common/request-id';
 
 /** pino-http options for one configuration: one JSON line per log record, on stdout. */
 export function httpLoggerOptions(config: AppConfig): Options {

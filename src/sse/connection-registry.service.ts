@@ -47,6 +47,8 @@ export class ConnectionRegistry implements OnModuleDestroy {
   private reserved = 0;
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
+  /** Set when the instance starts draining (DrainService): admission refuses new streams. */
+  draining = false;
   /** Coarse "now" in ms, refreshed by the shared tick; cheap to read on every write. */
   now = Date.now();
   readonly stats: ConnectionStats = {
@@ -58,6 +60,11 @@ export class ConnectionRegistry implements OnModuleDestroy {
   };
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** From now on new streams are refused (503), open ones keep going until the drain ends them. */
+  refuseNewStreams(): void {
+    this.draining = true;
+  }
 
   get size(): number {
     return this.connections.size;
@@ -120,7 +127,7 @@ export class ConnectionRegistry implements OnModuleDestroy {
     this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
     if (!reservation?.claim()) this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1);
     this.stats.opened++;
-    connection.onClose((reason) => this.remove(connection, reason));
+    connection.setClosedListener(this);
     this.ensureTicking();
     return connection;
   }
@@ -153,7 +160,8 @@ export class ConnectionRegistry implements OnModuleDestroy {
     this.stopTicking();
   }
 
-  private remove(connection: SseConnection, reason: CloseReason): void {
+  /** A connection of this registry closed (SseConnection calls this once). */
+  connectionClosed(connection: SseConnection, reason: CloseReason): void {
     if (!this.connections.delete(connection)) return;
     this.stats.closedBy[reason]++;
     decrement(this.byKind, connection.kind);

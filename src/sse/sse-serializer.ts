@@ -54,12 +54,16 @@ export class FrameError extends Error {
 /**
  * Frames already built, by message. A message object fanned out to many connections is serialized
  * once, however many subscribers write it; so is a failure (each connection gets the same FrameError
- * at once, without walking the value again).
+ * at once, without walking the value again). A fan-out asks for the same message once per
+ * subscriber in a row, so the last one is checked before the map.
  */
 const frames = new WeakMap<SseMessage, string | FrameError>();
+let lastMessage: SseMessage | undefined;
+let lastFrame = '';
 
 /** The message's frame; throws FrameError when it cannot be built. */
 export function frameOf(message: SseMessage): string {
+  if (message === lastMessage) return lastFrame;
   let frame = frames.get(message);
   if (frame === undefined) {
     try {
@@ -70,6 +74,8 @@ export function frameOf(message: SseMessage): string {
     frames.set(message, frame);
   }
   if (typeof frame !== 'string') throw frame;
+  lastMessage = message;
+  lastFrame = frame;
   return frame;
 }
 

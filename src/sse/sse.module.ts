@@ -1,6 +1,8 @@
 import { Global, Logger, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { config as rxjsConfig } from 'rxjs';
 import { ConnectionRegistry } from './connection-registry.service';
+import { SseRouteListener } from './sse-route-listener';
 import { SseInterceptor } from './sse.interceptor';
 
 /**
@@ -16,8 +18,9 @@ export function containUnhandledRxjsErrors(logger = new Logger('RxJS')): void {
 
 @Global()
 @Module({
-  providers: [ConnectionRegistry, SseInterceptor],
-  exports: [ConnectionRegistry, SseInterceptor],
+  imports: [DiscoveryModule],
+  providers: [ConnectionRegistry, SseInterceptor, SseRouteListener],
+  exports: [ConnectionRegistry, SseInterceptor, SseRouteListener],
 })
 export class SseModule {
   constructor() {
