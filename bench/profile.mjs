@@ -154,6 +154,7 @@ async function cpu(what = 'delivery') {
     `--cpu-prof-dir=${dir}`,
     '--cpu-prof-interval=200',
   ]);
+  /** @type {[number, number] | undefined} */
   let window;
   let delivered = 0;
   try {
@@ -189,6 +190,8 @@ async function cpu(what = 'delivery') {
   if (!file) throw new Error('no .cpuprofile written (the server did not exit cleanly)');
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   rmSync(dir, { recursive: true, force: true });
+  if (!window) throw new Error('the measured window was never set');
+  const [from, to] = window;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   let t = profile.startTime;
@@ -196,7 +199,7 @@ async function cpu(what = 'delivery') {
   for (let i = 0; i < profile.samples.length; i++) {
     t += profile.timeDeltas[i];
     const next = profile.timeDeltas[i + 1] ?? 0;
-    if (t < window[0] || t > window[1]) continue;
+    if (t < from || t > to) continue;
     const node = byId.get(profile.samples[i]);
     if (node.callFrame.functionName === '(idle)') continue;
     self.set(node, (self.get(node) ?? 0) + next);
