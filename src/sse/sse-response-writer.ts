@@ -13,7 +13,7 @@ import {
   SseMessage,
   SseSink,
 } from './sse-message';
-import { errorFrame, FrameError, frameOf, openingFrame, serializeMessage } from './sse-serializer';
+import { errorFrame, FrameError, frameOf, openingFrame } from './sse-serializer';
 
 /** How the writer tells its caller that the request is answered. */
 export interface SseWriterHooks {
@@ -157,9 +157,7 @@ export class SseResponseWriter implements SseSink {
       const connection = this.connection;
       if (!connection) {
         // Failed while opening: nothing of the stream went out yet.
-        const hooks = this.hooks;
-        this.finish();
-        hooks?.failed(error);
+        this.failBeforeOpen(error);
         return;
       }
       const skipped = error instanceof FrameError ? error.eventId : undefined;
@@ -180,15 +178,20 @@ export class SseResponseWriter implements SseSink {
     if (this.done) return;
     const connection = this.connection;
     if (!connection) {
-      const hooks = this.hooks;
-      this.finish();
-      hooks?.failed(error);
+      this.failBeforeOpen(error);
       return;
     }
     const message =
       error instanceof HttpException ? error.message : 'The stream failed; reconnect to resume';
     if (!(error instanceof HttpException)) this.onStreamError(error);
-    connection.end('error', serializeMessage({ data: { type: 'error', message } }));
+    connection.end('error', errorFrame(message));
+  }
+
+  /** Nothing of the stream went out yet: the caller answers `error` with an HTTP status. */
+  private failBeforeOpen(error: unknown): void {
+    const hooks = this.hooks;
+    this.finish();
+    hooks?.failed(error);
   }
 
   complete(): void {
