@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { AppendConflictError, EVENT_LOG, EventLog, Unsubscribe } from '../event-log/event-log';
+import { durableStreamTopic } from '../common/topic-names';
 import { advanceOffset, ZERO_OFFSET } from './offsets';
 import {
   AppendEventData,
@@ -93,7 +94,7 @@ export class DurableStreamsService {
   constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
 
   topicOf(path: string): string {
-    return `ds:${path}`;
+    return durableStreamTopic(path);
   }
 
   /** The stream as it is now, or a 404 / 410. Expired streams are gone (410 while forks still read them). */
