@@ -58,6 +58,8 @@ interface Generation {
   readonly quotaKey: string;
   /** The seed topic indexing it (seed URL generations only): expires with it. */
   readonly seedTopic: string | undefined;
+  /** Further topics that expire with it (StartOptions.expireWith). */
+  readonly expireWith: readonly string[];
   readonly controller: AbortController;
   ended: boolean;
   /** Another instance wrote the terminal event (a cancel): this one writes nothing more. */
@@ -83,6 +85,11 @@ export interface StartOptions {
    * client address in open mode. Omitted: the owner, else one shared anonymous share.
    */
   quotaKey?: string;
+  /**
+   * Topics of the caller's that expire with this generation, AI_RETENTION_MS after it ends (an AI
+   * SDK chat's topic of turns).
+   */
+  expireWith?: readonly string[];
 }
 
 /**
@@ -166,6 +173,7 @@ export class GenerationService implements OnModuleDestroy {
       owner,
       quotaKey,
       seedTopic: promptKey === undefined ? undefined : seedTopic(promptKey),
+      expireWith: options.expireWith ?? [],
       controller: new AbortController(),
       ended: false,
       endedElsewhere: false,
@@ -415,7 +423,7 @@ export class GenerationService implements OnModuleDestroy {
 
   /** A finished generation stays readable for AI_RETENTION_MS; then its topics expire (both stores). */
   private expireLater(generation: Generation): void {
-    const topics = [generation.topic, aiOwnerTopic(generation.id)];
+    const topics = [generation.topic, aiOwnerTopic(generation.id), ...generation.expireWith];
     if (generation.seedTopic !== undefined) topics.push(generation.seedTopic);
     void this.log
       .expire(topics, this.config.ai.retentionMs)

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { aiTopic } from '../src/ai/ai-events';
+import { sdkChatTopic } from '../src/ai/sdk/sdk-chat.service';
+import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
+import { RunningApp, startApp } from './support/app';
+import { post, request } from './support/http';
+import { RedisServer } from './support/redis';
+import { StreamReader } from './support/sse-client';
+
+/**
+ * Regressions of an external red-team pass (hostile input is normal input): each test is an attack
+ * that worked, over real HTTP on loopback, and the answer it gets now.
+ */
+
+jest.setTimeout(30_000);
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+type Store = 'memory' | 'redis';
+const storeEnv = (store: Store): Record<string, string> =>
+  store === 'redis' ? { STORE: 'redis', REDIS_URL: redis.url } : {};
+
+const errorBody = (statusCode: number, message: RegExp) => ({
+  statusCode,
+  error: expect.any(String),
+  message: expect.stringMatching(message),
+});
+
+/** Polls the log (a key expiry, a timer of the store) until `condition` holds. */
+async function eventually(condition: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (store) => {
+  let running: RunningApp | undefined;
+  const readers: StreamReader[] = [];
+
+  afterEach(async () => {
+    readers.splice(0).forEach((r) => r.close());
+    await running?.close();
+    running = undefined;
+  });
+
+  describe("a durable stream's topic (ds:<path>) through the topic endpoints", () => {
+    it('is refused for publish and subscribe (400), and the stream stays as written', async () => {
+      running = await startApp(storeEnv(store));
+      const { url } = running;
+      const create = await fetch(`${url}/v1/stream/orders`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: '[1]',
+      });
+      expect(create.status).toBe(201);
+
+      // A forged record: it would add a message and close the stream, or poison its fold (500).
+      for (const forged of [
+        { type: 'ds.append', data: { chunk: { json: ['INJECTED'] } } },
+        { type: 'ds.append', data: { chunk: { json: 5 } } },
+        { type: 'ds.close', data: {} },
+      ]) {
+        const res = await post(`${url}/api/events/ds:orders`, forged);
+        expect(res.status).toBe(400);
+        expect(res.json).toEqual(errorBody(400, /durable stream.*\/v1\/stream\/orders/));
+      }
+      for (const path of [
+        '/api/events?topic=ds:orders',
+        '/api/events?topic=a&topic=ds:orders',
+        '/api/stream/a,ds:orders',
+      ]) {
+        const res = await request(`${url}${path}`, 'GET');
+        expect(res.status).toBe(400);
+        expect(res.json).toEqual(errorBody(400, /durable stream/));
+      }
+      // Negative control: the same body to an ordinary topic is a publish.
+      const control = await post(`${url}/api/events/orders`, {
+        type: 'ds.append',
+        data: { chunk: { json: ['x'] } },
+      });
+      expect(control.status).toBe(202);
+
+      const read = await fetch(`${url}/v1/stream/orders?offset=-1`);
+      expect(read.status).toBe(200);
+      expect(read.headers.get('stream-closed')).toBeNull();
+      expect(await read.json()).toEqual([1]);
+      const append = await fetch(`${url}/v1/stream/orders`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '[2]',
+      });
+      expect(append.status).toBe(204);
+    });
+  });
+
+  describe('AI SDK chat topics (ai/sdk-chat/<id>)', () => {
+    const chatBody = (id: string) => ({
+      id,
+      trigger: 'submit-message',
+      messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text: 'hello' }] }],
+    });
+    const generationOf = (text: string) => /"messageId":"([^"]+)"/.exec(text)?.[1];
+    const topicHolds = async (log: EventLog, topic: string) =>
+      (await log.readAfter([topic], undefined)).events.length > 0;
+
+    it('expire AI_RETENTION_MS after their answer ends, like the answer', async () => {
+      running = await startApp({
+        ...storeEnv(store),
+        AI_DEMO_TOKEN_MS: '0',
+        AI_RETENTION_MS: '1000',
+      });
+      const log = running.app.get<EventLog>(EVENT_LOG);
+      const chatId = `c${randomUUID()}`;
+      const answer = new StreamReader(`${running.url}/api/ai/sdk/chat`, {
+        method: 'POST',
+        body: chatBody(chatId),
+      });
+      readers.push(answer);
+      await answer.waitForEnd();
+      expect(answer.status).toBe(200);
+      expect(answer.text).toContain('data: [DONE]');
+      const generationId = generationOf(answer.text)!;
+      expect(generationId).toBeDefined();
+      // Negative control: right after the answer both are there, so the wait below means something.
+      expect(await topicHolds(log, sdkChatTopic(chatId))).toBe(true);
+      await eventually(
+        async () =>
+          !(await topicHolds(log, sdkChatTopic(chatId))) &&
+          !(await topicHolds(log, aiTopic(generationId))),
+        'the chat topic and the answer topic to expire',
+      );
+      const resume = await request(`${running.url}/api/ai/sdk/chat/${chatId}/stream`, 'GET');
+      expect(resume.status).toBe(404);
+    });
+
+    it("keep a chat whose new answer runs past the last answer's deadline", async () => {
+      running = await startApp({
+        ...storeEnv(store),
+        // An answer that outlives the retention: one token every 10 s.
+        AI_DEMO_TOKEN_MS: '10000',
+        AI_RETENTION_MS: '1000',
+      });
+      const log = running.app.get<EventLog>(EVENT_LOG);
+      const { url } = running;
+      const chatId = `c${randomUUID()}`;
+      const first = new StreamReader(`${url}/api/ai/sdk/chat`, {
+        method: 'POST',
+        body: chatBody(chatId),
+      });
+      readers.push(first);
+      await first.waitFor((s) => generationOf(s.text) !== undefined, 10_000, 'the first answer');
+      const firstId = generationOf(first.text)!;
+      // Stopped: it ends now, and its deadline (and the chat's) is 1 s away.
+      const stop = await request(`${url}/api/ai/sdk/chat/${chatId}/stream`, 'DELETE');
+      expect(stop.status).toBe(202);
+      await first.waitForEnd();
+
+      const second = new StreamReader(`${url}/api/ai/sdk/chat`, {
+        method: 'POST',
+        body: chatBody(chatId),
+      });
+      readers.push(second);
+      await second.waitFor((s) => generationOf(s.text) !== undefined, 10_000, 'the second answer');
+      const secondId = generationOf(second.text)!;
+      expect(secondId).not.toBe(firstId);
+      // The first answer's topic went at the deadline the chat had then.
+      await eventually(
+        async () => !(await topicHolds(log, aiTopic(firstId))),
+        'the first answer to expire',
+      );
+      expect(await topicHolds(log, sdkChatTopic(chatId))).toBe(true);
+      const resume = new StreamReader(`${url}/api/ai/sdk/chat/${chatId}/stream`);
+      readers.push(resume);
+      await resume.waitFor((s) => s.text.includes(secondId), 10_000, 'the resumed answer');
+      expect(resume.status).toBe(200);
+
+      // Stopped, the chat now expires with its last answer.
+      const stopAgain = await request(`${url}/api/ai/sdk/chat/${chatId}/stream`, 'DELETE');
+      expect(stopAgain.status).toBe(202);
+      await eventually(
+        async () => !(await topicHolds(log, sdkChatTopic(chatId))),
+        'the chat to expire after its last answer',
+      );
+    });
+  });
+});
