@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { aiTopic } from '../src/ai/ai-events';
 import { sdkChatTopic } from '../src/ai/sdk/sdk-chat.service';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { RunningApp, startApp } from './support/app';
+import { AppProcess, buildAppOnce } from './support/app-process';
 import { post, request } from './support/http';
 import { RedisServer } from './support/redis';
 import { StreamReader } from './support/sse-client';
@@ -191,4 +193,71 @@ describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (st
       );
     });
   });
+});
+
+const MiB = 1024 * 1024;
+
+function rssOf(pid: number): number {
+  const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!kib) throw new Error(`no VmRSS for ${pid}`);
+  return Number(kib[1]) * 1024;
+}
+
+describe('durable streams stay within STORE_MAX_BYTES (a real process, its RSS)', () => {
+  /** 60 streams of 8 appends of 1 MB: 480 MB, 30 times the budget. */
+  const STREAMS = 60;
+  const APPENDS = 8;
+  const BUDGET = 16 * MiB;
+  /** Start-up garbage, request buffers, allocator slack: measured at about 110 MiB for this flood. */
+  const FIXED_OVERHEAD = 200 * MiB;
+  let entry: string;
+  const apps: AppProcess[] = [];
+
+  beforeAll(async () => {
+    entry = await buildAppOnce();
+  }, 120_000);
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.stop()));
+  });
+
+  /** Creates STREAMS streams and fills each; resolves with the highest RSS seen. */
+  async function flood(budget: number): Promise<{ baseline: number; peak: number }> {
+    const app = await AppProcess.create(entry, {
+      LOG_LEVEL: 'warn',
+      STORE_MAX_BYTES: String(budget),
+      DURABLE_MAX_BODY_BYTES: String(MiB),
+    });
+    apps.push(app);
+    await app.start();
+    const baseline = rssOf(app.pid!);
+    let peak = baseline;
+    const chunk = Buffer.alloc(1_000_000, 'a');
+    const octets = { 'Content-Type': 'application/octet-stream' };
+    for (let i = 0; i < STREAMS; i++) {
+      const url = `${app.url}/v1/stream/flood-${i}`;
+      expect((await fetch(url, { method: 'PUT', headers: octets })).status).toBe(201);
+      for (let j = 0; j < APPENDS; j++) {
+        const res = await fetch(url, { method: 'POST', headers: octets, body: chunk });
+        expect(res.status).toBe(204);
+      }
+      peak = Math.max(peak, rssOf(app.pid!));
+    }
+    expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
+    return { baseline, peak };
+  }
+
+  // Each stream's fold was cached per instance by count only (1,000 views), as a copy of its bytes
+  // that outlived what the store's budget evicted: 1.3 GB of RSS for 150 such streams at 16 MiB.
+  it('480 MB appended to new streams: RSS stays within the budget plus a fixed overhead', async () => {
+    const { baseline, peak } = await flood(BUDGET);
+    process.stdout.write(
+      `durable-flood: RSS ${(baseline / MiB).toFixed(0)} MiB at start, peak ${(peak / MiB).toFixed(0)} MiB\n`,
+    );
+    expect(peak).toBeLessThanOrEqual(baseline + BUDGET + FIXED_OVERHEAD);
+  }, 180_000);
+
+  it('negative control: with a budget far above the flood, RSS grows past that bound', async () => {
+    const { baseline, peak } = await flood(64 * 1024 * MiB);
+    expect(peak).toBeGreaterThan(baseline + BUDGET + FIXED_OVERHEAD);
+  }, 180_000);
 });

@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { AppendConflictError, EVENT_LOG, EventLog, Unsubscribe } from '../event-log/event-log';
 import { durableStreamTopic } from '../common/topic-names';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { advanceOffset, ZERO_OFFSET } from './offsets';
 import {
   AppendEventData,
@@ -71,7 +72,11 @@ export interface ReadResult {
   closedAtTail: boolean;
 }
 
-/** Views kept in memory per instance (each refreshed incrementally from the log on every request). */
+/**
+ * Views kept in memory per instance (each refreshed incrementally from the log on every request), at
+ * most this many, and holding at most STORE_MAX_BYTES of messages in all: a view is a copy of its
+ * topic, and may outlive the events the store evicted, so the cache needs its own byte budget.
+ */
 const MAX_CACHED_VIEWS = 1000;
 /** A Stream-TTL is renewed by reads at most this often (a write renews it anyway). */
 const MAX_TOUCH_INTERVAL_MS = 1000;
@@ -91,7 +96,16 @@ export class DurableStreamsService {
   private readonly queued = new Map<string, Promise<TopicView>>();
   private readonly writing = new Map<string, Promise<unknown>>();
 
-  constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
+  /** Bytes of messages the cached views hold (StreamState.heldBytes), at most maxCachedBytes. */
+  private cachedBytes = 0;
+  private readonly maxCachedBytes: number;
+
+  constructor(
+    @Inject(EVENT_LOG) private readonly log: EventLog,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.maxCachedBytes = config.store.maxBytes;
+  }
 
   topicOf(path: string): string {
     return durableStreamTopic(path);
@@ -391,27 +405,45 @@ export class DurableStreamsService {
     const cached = this.views.get(topic);
     if (cached) {
       const update = await this.log.readAfter([topic], cached.lastId);
-      if (!update.truncated && !update.unknown) {
+      if (!update.truncated && !update.unknown && this.views.get(topic) === cached) {
+        this.uncache(topic);
         for (const event of update.events) applyEvent(cached, event);
-        this.views.delete(topic);
-        this.views.set(topic, cached);
+        this.cache(topic, cached);
         return cached;
       }
     }
     const whole = await this.log.readAfter([topic], undefined);
     const view = emptyView();
     for (const event of whole.events) applyEvent(view, event);
-    this.views.delete(topic);
-    this.views.set(topic, view);
-    if (this.views.size > MAX_CACHED_VIEWS) {
-      const oldest = this.views.keys().next().value;
-      if (oldest !== undefined) this.views.delete(oldest);
-    }
+    this.uncache(topic);
+    this.cache(topic, view);
     return view;
   }
 
+  /** Caches a view as the newest; the oldest go past MAX_CACHED_VIEWS or the byte budget. */
+  private cache(topic: string, view: TopicView): void {
+    this.views.set(topic, view);
+    this.cachedBytes += view.state?.heldBytes ?? 0;
+    // The view just cached stays, however big: it is in use (and in the store) now.
+    while (
+      this.views.size > 1 &&
+      (this.views.size > MAX_CACHED_VIEWS || this.cachedBytes > this.maxCachedBytes)
+    ) {
+      const oldest = this.views.keys().next().value;
+      if (oldest === undefined) break;
+      this.uncache(oldest);
+    }
+  }
+
+  private uncache(topic: string): void {
+    const view = this.views.get(topic);
+    if (!view) return;
+    this.cachedBytes -= view.state?.heldBytes ?? 0;
+    this.views.delete(topic);
+  }
+
   private forget(path: string): void {
-    this.views.delete(this.topicOf(path));
+    this.uncache(this.topicOf(path));
   }
 
   /**
