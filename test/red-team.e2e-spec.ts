@@ -5,7 +5,7 @@ import { sdkChatTopic } from '../src/ai/sdk/sdk-chat.service';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { RunningApp, startApp } from './support/app';
 import { AppProcess, buildAppOnce } from './support/app-process';
-import { post, request } from './support/http';
+import { mintToken, post, request } from './support/http';
 import { RedisServer } from './support/redis';
 import { StreamReader } from './support/sse-client';
 
@@ -192,6 +192,64 @@ describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (st
         'the chat to expire after its last answer',
       );
     });
+  });
+});
+
+describe('the access_token cookie on a write from another site (CSRF)', () => {
+  const SECRET = 'red-team-secret-0123456789abcdef0123';
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  // A page on any site can POST `text/plain` to a durable stream without a preflight, and the
+  // browser attaches the cookie: that appended to the victim's stream.
+  it('is refused (403); the same write from this site, a listed origin or with the header is not', async () => {
+    running = await startApp({ AUTH_JWT_SECRET: SECRET, CORS_ORIGINS: 'https://app.example' });
+    const { url } = running;
+    const token = await mintToken(SECRET, { sub: 'ann', streams: { read: ['*'], write: ['*'] } });
+    const cookie = `access_token=${token}`;
+    const created = await fetch(`${url}/v1/stream/ann-notes`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' },
+    });
+    expect(created.status).toBe(201);
+    const append = (headers: Record<string, string>, body: string) =>
+      fetch(`${url}/v1/stream/ann-notes`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/plain', ...headers },
+        body,
+      });
+
+    for (const attack of [
+      { Cookie: cookie, Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+      { Cookie: cookie, Origin: 'https://evil.example' },
+      { Cookie: cookie, 'Sec-Fetch-Site': 'same-site' },
+    ]) {
+      const res = await append(attack, 'forged');
+      expect(res.status).toBe(403);
+      expect(await res.json()).toEqual(errorBody(403, /access_token cookie/));
+    }
+    // Negative controls: the same append is accepted where it is not a forgery.
+    const fromSite = await append({ Cookie: cookie, 'Sec-Fetch-Site': 'same-origin' }, 'a');
+    expect(fromSite.status).toBe(204);
+    const listed = await append(
+      { Cookie: cookie, Origin: 'https://app.example', 'Sec-Fetch-Site': 'cross-site' },
+      'b',
+    );
+    expect(listed.status).toBe(204);
+    const bearer = await append(
+      { Authorization: `Bearer ${token}`, Origin: 'https://evil.example' },
+      'c',
+    );
+    expect(bearer.status).toBe(204);
+    // A read with the cookie from anywhere still works (CORS decides who sees the answer).
+    const read = await fetch(`${url}/v1/stream/ann-notes?offset=-1`, {
+      headers: { Cookie: cookie, 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' },
+    });
+    expect(read.status).toBe(200);
+    expect(await read.text()).toBe('abc');
   });
 });
 
