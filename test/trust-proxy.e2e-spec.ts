@@ -177,6 +177,10 @@ describe('behind the project nginx (TRUST_PROXY = the nginx)', () => {
     await get(`${nginx.url}/api/chat/lobby/nope?access_token=${token}&access_token=${token}2`);
     await get(`${nginx.url}/api/chat/lobby/nope?case=log3&token=${token}`);
     await get(`${nginx.url}/api/chat/lobby/nope?case=log4&ACCESS_TOKEN=${token}`);
+    // Spellings Express's query parser reads as access_token too.
+    await get(`${nginx.url}/api/chat/lobby/nope?case=log6&access%5Ftoken=${token}`);
+    await get(`${nginx.url}/api/chat/lobby/nope?case=log7&access_token[]=${token}`);
+    await get(`${nginx.url}/api/chat/lobby/nope?case=log8&access_token%5B0%5D=${token}`);
     const logs = nginx.logs();
     for (const tag of [
       'case=log1&access_token=[redacted] HTTP/1.1',
@@ -186,6 +190,9 @@ describe('behind the project nginx (TRUST_PROXY = the nginx)', () => {
     }
     expect(logs).toContain('nope?access_token=[redacted] HTTP/1.1');
     expect(logs).toContain('case=log4&ACCESS_TOKEN=[redacted]');
+    expect(logs).toContain('case=log6&access%5Ftoken=[redacted]');
+    expect(logs).toContain('case=log7&access_token[]=[redacted]');
+    expect(logs).toContain('case=log8&access_token%5B0%5D=[redacted]');
     expect(logs).not.toContain(token);
     // Control: what is not a credential is logged as it came.
     await get(`${nginx.url}/api/chat/lobby/nope?case=log5&tokens=visible`);
