@@ -103,6 +103,42 @@ describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (st
     });
   });
 
+  it('refuses a JSON durable stream body nested past MAX_JSON_DEPTH (400, not a 500), and keeps the stream', async () => {
+    running = await startApp(storeEnv(store));
+    const { url } = running;
+    const json = { 'Content-Type': 'application/json' };
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    expect((await fetch(`${url}/v1/stream/deep`, { method: 'PUT', headers: json })).status).toBe(
+      201,
+    );
+    // 10,000 levels overflowed the stack (500); 3,000 went into the log, for every reader to re-serialize.
+    for (const depth of [65, 3000, 10_000, 200_000]) {
+      const res = await fetch(`${url}/v1/stream/deep`, {
+        method: 'POST',
+        headers: json,
+        body: nested(depth),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual(errorBody(400, /MAX_JSON_DEPTH \(64\)/));
+    }
+    const created = await fetch(`${url}/v1/stream/deep-put`, {
+      method: 'PUT',
+      headers: json,
+      body: nested(3000),
+    });
+    expect(created.status).toBe(400);
+    // Negative control: at the limit (the body's array plus 63 levels) it is appended.
+    const atLimit = await fetch(`${url}/v1/stream/deep`, {
+      method: 'POST',
+      headers: json,
+      body: nested(64),
+    });
+    expect(atLimit.status).toBe(204);
+    const read = await fetch(`${url}/v1/stream/deep?offset=-1`);
+    expect(read.status).toBe(200);
+    expect(await read.text()).toBe(`[${nested(63)}]`);
+  });
+
   describe('AI SDK chat topics (ai/sdk-chat/<id>)', () => {
     const chatBody = (id: string) => ({
       id,
@@ -222,11 +258,12 @@ describe('the access_token cookie on a write from another site (CSRF)', () => {
         body,
       });
 
-    for (const attack of [
+    const attacks: Array<Record<string, string>> = [
       { Cookie: cookie, Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
       { Cookie: cookie, Origin: 'https://evil.example' },
       { Cookie: cookie, 'Sec-Fetch-Site': 'same-site' },
-    ]) {
+    ];
+    for (const attack of attacks) {
       const res = await append(attack, 'forged');
       expect(res.status).toBe(403);
       expect(await res.json()).toEqual(errorBody(403, /access_token cookie/));

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { AppendConflictError, EVENT_LOG, EventLog, Unsubscribe } from '../event-log/event-log';
+import { jsonDepth, JsonTooDeepError } from '../common/json-depth';
 import { durableStreamTopic } from '../common/topic-names';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { advanceOffset, ZERO_OFFSET } from './offsets';
@@ -99,12 +100,14 @@ export class DurableStreamsService {
   /** Bytes of messages the cached views hold (StreamState.heldBytes), at most maxCachedBytes. */
   private cachedBytes = 0;
   private readonly maxCachedBytes: number;
+  private readonly maxJsonDepth: number;
 
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.maxCachedBytes = config.store.maxBytes;
+    this.maxJsonDepth = config.http.maxJsonDepth;
   }
 
   topicOf(path: string): string {
@@ -145,7 +148,8 @@ export class DurableStreamsService {
       }
     }
     contentType ??= 'application/octet-stream';
-    const initial = body.length > 0 ? toChunk(contentType, body, true) : undefined;
+    const initial =
+      body.length > 0 ? toChunk(contentType, body, true, this.maxJsonDepth) : undefined;
     const data: CreateEventData = {
       contentType,
       ttlSeconds,
@@ -309,7 +313,7 @@ export class DurableStreamsService {
           `Stream-Seq ${request.seq} is not after the last one (${state.lastSeq ?? ''})`,
         );
       }
-      const chunk = toChunk(state.contentType, body, false);
+      const chunk = toChunk(state.contentType, body, false, this.maxJsonDepth);
       const data: AppendEventData = {
         chunk,
         seq: request.seq,
@@ -619,11 +623,33 @@ function describe(state: StreamState, created: boolean): CreateResult {
   return { created, contentType: state.contentType, tail: state.tail, closed: state.closed };
 }
 
-/** A request body as stored: JSON parsed and one level of array flattened, other types as bytes. */
-export function toChunk(contentType: string, body: Buffer, isCreate: boolean): Chunk | undefined;
-export function toChunk(contentType: string, body: Buffer, isCreate: false): Chunk;
-export function toChunk(contentType: string, body: Buffer, isCreate: boolean): Chunk | undefined {
+/**
+ * A request body as stored: JSON parsed and one level of array flattened, other types as bytes. JSON
+ * nested deeper than MAX_JSON_DEPTH is a 400, as on every other route: serializing it again (its
+ * offsets, every read) would overflow the stack.
+ */
+export function toChunk(
+  contentType: string,
+  body: Buffer,
+  isCreate: boolean,
+  maxDepth: number,
+): Chunk | undefined;
+export function toChunk(
+  contentType: string,
+  body: Buffer,
+  isCreate: false,
+  maxDepth: number,
+): Chunk;
+export function toChunk(
+  contentType: string,
+  body: Buffer,
+  isCreate: boolean,
+  maxDepth: number,
+): Chunk | undefined {
   if (!isJsonContentType(contentType)) return { b64: body.toString('base64') };
+  if (jsonDepth(body, maxDepth) > maxDepth) {
+    throw new DurableStreamError(HttpStatus.BAD_REQUEST, new JsonTooDeepError(maxDepth).message);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
