@@ -68,16 +68,20 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has nginx, app and redis, each with a healthcheck', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['app', 'nginx', 'redis']);
+  it('has nginx, app and redis, each with a healthcheck, and the tls-cert one-shot', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['app', 'nginx', 'redis', 'tls-cert']);
     for (const [name, s] of Object.entries(compose.services)) {
+      if (name === 'tls-cert') continue; // runs once and exits: nothing to check the health of
       expect([name, s.healthcheck?.test?.[0]]).toEqual([name, 'CMD']);
     }
     expect(service('redis').healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
   });
 
   it('starts each service only once what it needs is healthy', () => {
-    expect(service('nginx').depends_on).toEqual({ app: { condition: 'service_healthy' } });
+    expect(service('nginx').depends_on).toEqual({
+      app: { condition: 'service_healthy' },
+      'tls-cert': { condition: 'service_completed_successfully' },
+    });
     expect(service('app').depends_on).toEqual({ redis: { condition: 'service_healthy' } });
   });
 
@@ -108,10 +112,17 @@ describe('docker-compose.yml', () => {
     expect(grace).toBeGreaterThan(durationMs(workerShutdown));
   });
 
-  it('mounts the reference nginx config read-only and publishes its listen port as 8080', () => {
-    expect(service('nginx').volumes).toEqual([`${path.join(REPO, 'nginx')}:/etc/nginx:ro`]);
-    expect(nginxDirective('listen.conf', 'listen')).toEqual(['80']);
-    expect(service('nginx').ports).toEqual([{ published: 8080, target: 80 }]);
+  it('mounts the reference nginx config read-only and publishes HTTPS as 8443, HTTP as 8080', () => {
+    expect(service('nginx').volumes).toEqual([
+      `${path.join(REPO, 'nginx')}:/etc/nginx:ro`,
+      'tls-certs:/etc/rivulet/tls:ro',
+    ]);
+    expect(nginxDirective('listen.conf', 'listen')).toEqual(['443 ssl']);
+    expect(nginxDirective('redirect-listen.conf', 'listen')).toEqual(['80']);
+    expect(service('nginx').ports).toEqual([
+      { published: 8080, target: 80 },
+      { published: 8443, target: 443 },
+    ]);
   });
 
   it('points nginx at every replica through Docker DNS, with an nginx that supports `resolve` (>= 1.27.3)', () => {

@@ -47,6 +47,8 @@ export interface NginxOptions {
   upstreams: number[];
   /** 'http' unless given. */
   protocol?: NginxProtocol;
+  /** The certificate and key files to serve (default: one made for the test run, testCertificate()). */
+  certificate?: { certFile: string; keyFile: string };
   /** Replaces hsts.conf (off in the reference) with these directives. */
   hsts?: string;
   /** Replaces timeouts.conf with `proxy_read_timeout <value>;`, e.g. '1s'. */
@@ -155,7 +157,7 @@ async function startOnce(
     throw error;
   }
   const scheme = (options.protocol ?? 'http') === 'http' ? 'http' : 'https';
-  const certificate = testCertificate().cert;
+  const certificate = readFileSync((options.certificate ?? testCertificate()).certFile, 'utf8');
   return { port, url: `${scheme}://127.0.0.1:${port}`, redirectPort, certificate, logs, stop };
 }
 
@@ -208,7 +210,7 @@ function preparePrefix(options: NginxOptions, port: number, redirectPort: number
     'redirect-listen.conf',
     `listen 127.0.0.1:${redirectPort};\nset $rivulet_https_port ${port};\n`,
   );
-  const { certFile, keyFile } = testCertificate();
+  const { certFile, keyFile } = options.certificate ?? testCertificate();
   write('certificate.conf', `ssl_certificate ${certFile};\nssl_certificate_key ${keyFile};\n`);
   if (options.readTimeout !== undefined) {
     write('timeouts.conf', `proxy_read_timeout ${options.readTimeout};\n`);

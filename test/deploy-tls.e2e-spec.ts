@@ -1,0 +1,136 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  nginxDirective,
+  REPO,
+  resolvedCompose,
+  run,
+  type ComposeModel,
+} from './support/deploy-files';
+import { H2Stream } from './support/h2-stream';
+import { startNginx } from './support/nginx';
+import { SseUpstream } from './support/sse-upstream';
+
+/**
+ * HTTPS out of the box in the compose stack: the tls-cert one-shot (scripts/tls-self-signed.sh)
+ * run for real with this machine's sh and openssl, its certificate served by the real nginx, and
+ * the compose wiring that puts it where nginx/certificate.conf looks.
+ */
+
+jest.setTimeout(30_000);
+
+const SCRIPT = path.join(REPO, 'scripts/tls-self-signed.sh');
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-certs-'));
+  tempDirs.push(dir);
+  return dir;
+};
+const makeCert = (dir: string) => run('sh', [SCRIPT, dir]);
+
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('scripts/tls-self-signed.sh (the tls-cert one-shot)', () => {
+  it('makes a certificate for localhost that nginx serves and a client trusting it verifies', async () => {
+    const dir = tempDir();
+    const made = await makeCert(dir);
+    expect(made.code).toBe(0);
+    expect(made.stdout).toContain('made a self-signed certificate for localhost');
+    expect(statSync(path.join(dir, 'privkey.pem')).mode & 0o077).toBe(0);
+
+    const upstream = await SseUpstream.start((x) => {
+      x.res.writeHead(200, { 'Content-Type': 'text/plain' });
+      x.res.end('hello over h2');
+    });
+    const nginx = await startNginx({
+      upstreams: [upstream.port],
+      protocol: 'h2',
+      certificate: {
+        certFile: path.join(dir, 'fullchain.pem'),
+        keyFile: path.join(dir, 'privkey.pem'),
+      },
+    });
+    // Verified TLS: the script's certificate as the only CA, checked against the name localhost.
+    const stream = new H2Stream(nginx.url, readFileSync(path.join(dir, 'fullchain.pem'), 'utf8'), {
+      path: '/hello',
+    });
+    try {
+      await stream.waitFor((s) => s.complete, 'the answer');
+      expect(stream.status).toBe(200);
+      expect(stream.alpnProtocol).toBe('h2');
+    } finally {
+      await stream.close();
+      await nginx.stop();
+      await upstream.close();
+    }
+  });
+
+  it('keeps the certificate it finds (a later start, or your own): the files stay as they are', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'fullchain.pem'), 'my real chain\n');
+    writeFileSync(path.join(dir, 'privkey.pem'), 'my real key\n');
+    const again = await makeCert(dir);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already holds');
+    expect(readFileSync(path.join(dir, 'fullchain.pem'), 'utf8')).toBe('my real chain\n');
+    expect(readFileSync(path.join(dir, 'privkey.pem'), 'utf8')).toBe('my real key\n');
+  });
+
+  it('refuses half a pair, naming the files, rather than overwriting or serving it', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'fullchain.pem'), 'a chain without its key\n');
+    const half = await makeCert(dir);
+    expect(half.code).toBe(1);
+    expect(half.stderr).toContain('only one of fullchain.pem and privkey.pem');
+    expect(readFileSync(path.join(dir, 'fullchain.pem'), 'utf8')).toBe('a chain without its key\n');
+  });
+});
+
+describe('docker-compose.yml: HTTPS wiring', () => {
+  let compose: ComposeModel;
+  const service = (name: string) => {
+    const found = compose.services[name];
+    if (!found) throw new Error(`no service "${name}" in docker-compose.yml`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    compose = await resolvedCompose({ AUTH_JWT_SECRET: 'static-check-secret' });
+  });
+
+  it('runs the one-shot on the volume nginx reads its certificate from, where certificate.conf looks', () => {
+    expect(service('tls-cert').command).toEqual(['/bin/sh', '/tls-self-signed.sh', '/certs']);
+    expect(service('tls-cert').volumes).toEqual([
+      `${path.join(REPO, 'scripts/tls-self-signed.sh')}:/tls-self-signed.sh:ro`,
+      'tls-certs:/certs:rw',
+    ]);
+    expect(service('nginx').volumes).toContain('tls-certs:/etc/rivulet/tls:ro');
+    expect(nginxDirective('certificate.conf', 'ssl_certificate')).toEqual([
+      '/etc/rivulet/tls/fullchain.pem',
+    ]);
+    expect(nginxDirective('certificate.conf', 'ssl_certificate_key')).toEqual([
+      '/etc/rivulet/tls/privkey.pem',
+    ]);
+  });
+
+  it('mounts your own certificate directory instead with TLS_CERT_DIR', async () => {
+    const own = await resolvedCompose({
+      AUTH_JWT_SECRET: 'static-check-secret',
+      TLS_CERT_DIR: '/srv/certs',
+    });
+    expect(own.services.nginx?.volumes).toContain('/srv/certs:/etc/rivulet/tls:ro');
+    expect(own.services['tls-cert']?.volumes).toContain('/srv/certs:/certs:rw');
+  });
+
+  it('redirects HTTP to the port HTTPS is published on; HTTP/2 is on; HSTS is off', () => {
+    const published = service('nginx').ports?.find((p) => p.target === 443)?.published;
+    expect(nginxDirective('redirect-listen.conf', 'set')).toEqual([
+      `$rivulet_https_port ${published}`,
+    ]);
+    expect(nginxDirective('listen.conf', 'http2')).toEqual(['on']);
+    expect(nginxDirective('hsts.conf', 'add_header')).toEqual([]);
+  });
+});
