@@ -13,27 +13,27 @@ import { startNginx } from './support/nginx';
 import { SseUpstream } from './support/sse-upstream';
 
 /**
- * HTTPS out of the box in the compose stack: the tls-cert one-shot (scripts/tls-self-signed.sh)
- * run for real with this machine's sh and openssl, its certificate served by the real nginx, and
- * the compose wiring that puts it where nginx/certificate.conf looks.
+ * HTTPS out of the box in the compose stack: the tls-cert one-shot (scripts/tls-self-signed.mjs)
+ * run for real with Node, its certificate served by the real nginx to a client that verifies it,
+ * and the compose wiring that puts it where nginx/certificate.conf looks.
  */
 
 jest.setTimeout(30_000);
 
-const SCRIPT = path.join(REPO, 'scripts/tls-self-signed.sh');
+const SCRIPT = path.join(REPO, 'scripts/tls-self-signed.mjs');
 const tempDirs: string[] = [];
 const tempDir = () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-certs-'));
   tempDirs.push(dir);
   return dir;
 };
-const makeCert = (dir: string) => run('sh', [SCRIPT, dir]);
+const makeCert = (dir: string) => run(process.execPath, [SCRIPT, dir]);
 
 afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('scripts/tls-self-signed.sh (the tls-cert one-shot)', () => {
+describe('scripts/tls-self-signed.mjs (the tls-cert one-shot)', () => {
   it('makes a certificate for localhost that nginx serves and a client trusting it verifies', async () => {
     const dir = tempDir();
     const made = await makeCert(dir);
@@ -102,9 +102,11 @@ describe('docker-compose.yml: HTTPS wiring', () => {
   });
 
   it('runs the one-shot on the volume nginx reads its certificate from, where certificate.conf looks', () => {
-    expect(service('tls-cert').command).toEqual(['/bin/sh', '/tls-self-signed.sh', '/certs']);
+    // The app's image (its node_modules hold @peculiar/x509), run once as root.
+    expect(service('tls-cert').build?.context).toBe(REPO);
+    expect(service('tls-cert').command).toEqual(['node', 'scripts/tls-self-signed.mjs', '/certs']);
     expect(service('tls-cert').volumes).toEqual([
-      `${path.join(REPO, 'scripts/tls-self-signed.sh')}:/tls-self-signed.sh:ro`,
+      `${path.join(REPO, 'scripts/tls-self-signed.mjs')}:/app/scripts/tls-self-signed.mjs:ro`,
       'tls-certs:/certs:rw',
     ]);
     expect(service('nginx').volumes).toContain('tls-certs:/etc/rivulet/tls:ro');

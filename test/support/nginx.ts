@@ -24,6 +24,7 @@ import path from 'node:path';
  *   listen.conf              `listen 127.0.0.1:<free port>[ ssl[ http2]];` (see `protocol`)
  *   redirect-listen.conf     `listen 127.0.0.1:<another free port>;` + the HTTPS port to redirect to
  *   certificate.conf         a self-signed certificate for 127.0.0.1 / localhost, made once per run
+ *                            by scripts/tls-self-signed.mjs (the compose stack's one-shot)
  *   timeouts.conf            only when `readTimeout` is given
  *   conf.d/test-paths.conf   temp directories inside the prefix (the build defaults are system paths)
  * and the pid file is set with -g, the startup error log with -e, so nothing outside the prefix is
@@ -317,41 +318,18 @@ interface TestCertificate {
 let certificate: TestCertificate | undefined;
 
 /**
- * A self-signed ECDSA certificate for 127.0.0.1 and localhost, made with the openssl CLI once per
- * test process in a directory of its own (removed when the process exits). The files stay outside
- * each nginx prefix so a worker that dropped to an unprivileged user can still read them.
+ * A self-signed certificate for localhost and 127.0.0.1, made once per test process by the same
+ * script as the compose stack's tls-cert one-shot (scripts/tls-self-signed.mjs), in a directory of
+ * its own that is removed when the process exits. nginx's master reads it before workers start.
  */
 export function testCertificate(): TestCertificate {
   if (certificate) return certificate;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-tls-'));
-  chmodSync(dir, 0o755);
+  const script = path.resolve(__dirname, '../../scripts/tls-self-signed.mjs');
+  execFileSync(process.execPath, [script, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const certFile = path.join(dir, 'fullchain.pem');
   const keyFile = path.join(dir, 'privkey.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  chmodSync(keyFile, 0o644);
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   certificate = { certFile, keyFile, cert: readFileSync(certFile, 'utf8') };
   return certificate;
 }
