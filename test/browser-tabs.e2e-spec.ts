@@ -160,7 +160,7 @@ describe('chat tabs sharing one stream (Web Locks leader, BroadcastChannel fan-o
     await eventually('one topics stream again', async () => (await openStreams('topics')) === 1);
   });
 
-  it("merges every tab's rooms into the one stream; each tab gets only its own room", async () => {
+  it("merges every tab's rooms into the one stream, each tab gets only its own room, and a closed tab's room leaves it", async () => {
     const lobby = await openTab('room=lobby&name=ann');
     const side = await openTab('room=side&name=ben');
     await eventually('one topics stream', async () => (await openStreams('topics')) === 1);
@@ -180,5 +180,22 @@ describe('chat tabs sharing one stream (Web Locks leader, BroadcastChannel fan-o
     expect(await texts(side)).toEqual(['side 1', 'side 2']);
     expect(await texts(late)).toEqual(['side 2']);
     expect(await openStreams('topics')).toBe(1);
+
+    // The side tabs close: the leader (the first tab) narrows the stream to the lobby, resuming
+    // from the last id of the shared stream, and the lobby keeps hearing its room.
+    expect(await roleOf(lobby)).toBe('leader');
+    const narrowed = lobby.waitForRequest((request) => {
+      const url = new URL(request.url());
+      return (
+        url.pathname === '/api/events' && url.searchParams.getAll('topic').join() === 'chat:lobby'
+      );
+    });
+    const lastId = (await ids(late)).at(-1);
+    await side.close();
+    await late.close();
+    expect((await narrowed).headers()['last-event-id']).toBe(lastId);
+    await post('lobby', 'lobby 3');
+    await waitForBubbles(lobby, 3);
+    expect(await texts(lobby)).toEqual(['lobby 1', 'lobby 2', 'lobby 3']);
   });
 });
