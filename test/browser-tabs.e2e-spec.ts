@@ -160,6 +160,36 @@ describe('chat tabs sharing one stream (Web Locks leader, BroadcastChannel fan-o
     await eventually('one topics stream again', async () => (await openStreams('topics')) === 1);
   });
 
+  it('never shares a stream between tabs with different access tokens (control: same token, one stream)', async () => {
+    /** A tab on the app's origin that subscribes to `ticker` through the client with this token. */
+    const tokenTab = async (token: string) => {
+      const page = await context.newPage();
+      errors.push(trackPageErrors(page));
+      await page.goto(`${running.url}/health/live`);
+      // A string, so it reaches the browser as written (a dynamic import() would be compiled away).
+      await page.evaluate(`(async () => {
+        const { RivuletTopics } = await import('/rivulet-client.js');
+        window.topics = new RivuletTopics({ accessToken: ${JSON.stringify(token)} });
+        window.topics.subscribe('ticker', () => undefined);
+      })()`);
+      return page;
+    };
+    /** Waits until the tab's client has its role and an open stream (its own, or its leader's). */
+    const settled = (page: Page, role: string) =>
+      page.waitForFunction((want) => {
+        const topics = (window as unknown as { topics: { role: string; status: string } }).topics;
+        return topics.role === want && topics.status === 'open';
+      }, role);
+    // Open mode: the app ignores tokens, so the count of streams is the client's doing alone.
+    await settled(await tokenTab('token-of-ann'), 'leader');
+    await settled(await tokenTab('token-of-ben'), 'leader');
+    await eventually('two topics streams', async () => (await openStreams('topics')) === 2);
+    // The second tab of each token joins its group: a follower, with no stream of its own.
+    await settled(await tokenTab('token-of-ann'), 'follower');
+    await settled(await tokenTab('token-of-ben'), 'follower');
+    expect(await openStreams('topics')).toBe(2);
+  });
+
   it("merges every tab's rooms into the one stream, each tab gets only its own room, and a closed tab's room leaves it", async () => {
     const lobby = await openTab('room=lobby&name=ann');
     const side = await openTab('room=side&name=ben');
