@@ -13,6 +13,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
+# The demo pages written against npm packages (the AI SDK's useChat) are bundled into public/build/.
+COPY web ./web
+COPY scripts/build-web.mjs ./scripts/build-web.mjs
 RUN npm run build
 
 # ---- prod-deps: production dependencies only, from the same lockfile ---------------------------
@@ -40,6 +43,7 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY public ./public
+COPY --from=build /app/public/build ./public/build
 COPY scripts/healthcheck.mjs ./scripts/healthcheck.mjs
 
 # The unprivileged user that the Node image provides (uid 1000).

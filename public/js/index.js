@@ -8,6 +8,7 @@ const PROBES = {
   notifications: () => probePost('/api/notifications'),
   chat: () => probeStream('/api/chat/lobby'),
   ai: () => probePost('/api/ai/chat'),
+  'ai-sdk': () => probePost('/api/ai/sdk/chat'),
   monitor: () => probeStream('/api/monitor'),
 };
 
@@ -16,6 +17,7 @@ const LINES = {
   notifications: 'Accepting notifications.',
   chat: 'Room #lobby is open.',
   ai: 'Ready to answer.',
+  'ai-sdk': 'useChat can send, resume and stop here.',
   monitor: 'Samples every few seconds.',
 };
 

@@ -55,7 +55,7 @@ export function createReaderPresence(config: AppConfig): ReaderPresence {
     GenerationService,
     AiAccessService,
   ],
-  exports: [GenerationService],
+  exports: [GenerationService, AiAccessService],
 })
 export class AiModule implements OnApplicationShutdown {
   constructor(@Inject(READER_PRESENCE) private readonly presence: ReaderPresence) {}

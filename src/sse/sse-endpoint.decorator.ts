@@ -4,10 +4,17 @@ import type { SseEmission } from './sse-message';
 import { SseInterceptor } from './sse.interceptor';
 
 export const SSE_KIND = 'rivulet:sse-kind';
+export const SSE_HEADERS = 'rivulet:sse-headers';
 
 export interface SseEndpointOptions {
   /** GET (default, what EventSource sends) or POST (fetch clients that send a body, e.g. an AI prompt). */
   method?: 'GET' | 'POST';
+  /**
+   * Extra response headers of the stream (a protocol marker such as the AI SDK's
+   * `x-vercel-ai-ui-message-stream`), sent with the stream's own headers once it opens: an error
+   * answered before that (400, 404, 204) does not carry them.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -38,6 +45,7 @@ export function SseEndpoint(
     ownsResponse,
     options.method === 'POST' ? Post(path) : Get(path),
     SetMetadata(SSE_KIND, kind),
+    SetMetadata(SSE_HEADERS, options.headers ?? {}),
     UseInterceptors(SseInterceptor),
   );
 }

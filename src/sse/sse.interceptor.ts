@@ -16,7 +16,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from './connection-registry.service';
 import type { SseConnection } from './sse-connection';
-import { isStreamHandOver, SSE_KIND, streamOf } from './sse-endpoint.decorator';
+import { isStreamHandOver, SSE_HEADERS, SSE_KIND, streamOf } from './sse-endpoint.decorator';
 import { batchMessages, isSseBatch, isSseOpen, SseEmission } from './sse-message';
 import { frameOf, openingFrame, serializeMessage } from './sse-serializer';
 
@@ -52,6 +52,9 @@ export class SseInterceptor implements NestInterceptor {
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
     const kind = this.reflector.get<string>(SSE_KIND, context.getHandler()) ?? 'stream';
+    const extraHeaders =
+      this.reflector.get<Record<string, string> | undefined>(SSE_HEADERS, context.getHandler()) ??
+      {};
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     this.checkLimits(ip);
 
@@ -72,7 +75,7 @@ export class SseInterceptor implements NestInterceptor {
       });
 
       const open = (): SseConnection => {
-        const opened = this.open(req, res, kind, ip);
+        const opened = this.open(req, res, kind, ip, extraHeaders);
         opened.onClose(settle);
         connection = opened;
         resolve(of(null));
@@ -167,12 +170,19 @@ export class SseInterceptor implements NestInterceptor {
     }
   }
 
-  private open(req: Request, res: Response, kind: string, ip: string): SseConnection {
+  private open(
+    req: Request,
+    res: Response,
+    kind: string,
+    ip: string,
+    extraHeaders: Readonly<Record<string, string>>,
+  ): SseConnection {
     const socket = req.socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
     socket.setTimeout(0);
     const headers: Record<string, string> = {
+      ...extraHeaders,
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',

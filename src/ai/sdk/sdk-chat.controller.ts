@@ -1,0 +1,62 @@
+import { Controller, Delete, HttpCode, HttpStatus, Param, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { defer, EMPTY, from, Observable, switchMap } from 'rxjs';
+import { SseEndpoint } from '../../sse/sse-endpoint.decorator';
+import type { SseEmission } from '../../sse/sse-message';
+import { parseChatIdParam, parseSdkChatRequest } from './dto/sdk-chat-request.dto';
+import { SdkChatService, StopOutcome } from './sdk-chat.service';
+import { UI_MESSAGE_STREAM_HEADER } from './ui-message-stream';
+
+/**
+ * The AI SDK's chat endpoints, where `useChat` / DefaultChatTransport look for them when `api` is
+ * `/api/ai/sdk/chat`: POST sends a message, GET `<api>/<chatId>/stream` is the transport's default
+ * reconnect URL (`useChat({ resume: true })`), DELETE on that URL is the stop button. See
+ * SdkChatService for what a chat is and who may use it.
+ */
+@Controller('api/ai/sdk')
+export class SdkChatController {
+  constructor(private readonly chats: SdkChatService) {}
+
+  /** Answers the conversation's last message: a new generation, streamed as UI message chunks. */
+  @SseEndpoint('chat', 'ai-sdk', { method: 'POST', headers: UI_MESSAGE_STREAM_HEADER })
+  async chat(@Req() req: Request): Promise<Observable<SseEmission>> {
+    const owner = await this.chats.authorizeStart(req);
+    const { chatId, messages } = parseSdkChatRequest(req);
+    return defer(() => from(this.chats.startTurn(chatId, owner, messages))).pipe(
+      switchMap((generationId) => this.chats.uiStream(generationId)),
+    );
+  }
+
+  /**
+   * The chat's running answer, all of it from its `start`, then live (the SDK's resume treats it as
+   * a replay and rebuilds the message); 204 when nothing is running, which the SDK reads as "nothing
+   * to resume".
+   */
+  @SseEndpoint('chat/:chatId/stream', 'ai-sdk', { headers: UI_MESSAGE_STREAM_HEADER })
+  resume(@Req() req: Request, @Param('chatId') rawId: string): Observable<SseEmission> {
+    const chatId = parseChatIdParam(rawId);
+    return defer(() => from(this.chats.activeAnswer(req, chatId, 'read'))).pipe(
+      switchMap((generationId) =>
+        generationId === undefined ? EMPTY : this.chats.uiStream(generationId),
+      ),
+    );
+  }
+
+  /**
+   * Stops the chat's running answer for every reader (they get `abort`, then `[DONE]`) and aborts the
+   * model call: 202 `cancelled`, or 200 `finished` when there was nothing left to stop.
+   */
+  @Delete('chat/:chatId/stream')
+  @HttpCode(HttpStatus.ACCEPTED)
+  async stop(
+    @Req() req: Request,
+    @Param('chatId') rawId: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<{ chatId: string; status: StopOutcome }> {
+    const chatId = parseChatIdParam(rawId);
+    const generationId = await this.chats.activeAnswer(req, chatId, 'stop');
+    const status = generationId === undefined ? 'finished' : await this.chats.stop(generationId);
+    if (status === 'finished') res.status(HttpStatus.OK);
+    return { chatId, status };
+  }
+}
