@@ -167,7 +167,7 @@ describe('nginx reference config over TLS and HTTP/2', () => {
   });
 
   describe('TLS', () => {
-    it('negotiates HTTP/2 by ALPN, over TLS 1.2 or later, and tells the app the scheme was https', async () => {
+    it('negotiates HTTP/2 by ALPN, over TLS 1.2 or later, and tells the app the scheme and host the client used', async () => {
       const stream = new H2Stream(nginx.url, nginx.certificate, { path: '/api/headers' });
       try {
         await stream.waitFor((s) => s.complete, 'the answer');
@@ -177,6 +177,10 @@ describe('nginx reference config over TLS and HTTP/2', () => {
           Buffer.concat(stream.reads.map((r) => r.bytes)).toString(),
         ) as Record<string, string>;
         expect(seen['x-forwarded-proto']).toBe('https');
+        // HTTP/2 has no Host header: nginx takes the :authority the client sent (node:http2 sends
+        // the TLS server name) for Host and X-Forwarded-Host alike.
+        expect(seen.host).toBe('localhost');
+        expect(seen['x-forwarded-host']).toBe(`localhost:${nginx.port}`);
       } finally {
         await stream.close();
       }
