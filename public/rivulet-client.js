@@ -3,7 +3,7 @@
  * Rivulet browser client: resumable Server-Sent Events over EventSource (GET streams) and over
  * fetch + ReadableStream (POST streams such as the AI chat). No dependencies, no build step.
  * RivuletTopics shares one multiplexed stream between the tabs of an origin.
- * Types: rivulet-client.d.ts. Guide: README.md ("Browser client and demo pages").
+ * Types: rivulet-client.d.ts. Guide: docs/client.md.
  */
 
 /** @typedef {import('./rivulet-client').StreamStatus} StreamStatus */

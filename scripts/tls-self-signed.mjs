@@ -4,7 +4,7 @@
 // already there (an earlier start's, or your own, mounted with TLS_CERT_DIR) is left alone, so the
 // certificate is made once and kept in the tls-certs volume. It runs in the app's own image (Node
 // and @peculiar/x509 are there), so the first start needs no network and no extra image.
-// README.md ("Deploy", "HTTPS and certificates").
+// docs/deploy.md ("HTTPS and certificates").
 //   node scripts/tls-self-signed.mjs [directory]     (default /certs)
 import 'reflect-metadata'; // @peculiar/x509's dependency injection (tsyringe) needs it first
 import * as x509 from '@peculiar/x509';
