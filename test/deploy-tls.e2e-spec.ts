@@ -102,8 +102,12 @@ describe('docker-compose.yml: HTTPS wiring', () => {
   });
 
   it('runs the one-shot on the volume nginx reads its certificate from, where certificate.conf looks', () => {
-    // The app's image (its node_modules hold @peculiar/x509), run once as root.
-    expect(service('tls-cert').build?.context).toBe(REPO);
+    // The app's image (its node_modules hold @peculiar/x509), built once for `app`, never pulled,
+    // run once as root.
+    expect(service('app').build?.context).toBe(REPO);
+    expect(service('tls-cert').image).toBe(service('app').image);
+    expect(service('tls-cert').build).toBeUndefined();
+    expect(service('tls-cert').pull_policy).toBe('never');
     expect(service('tls-cert').command).toEqual(['node', 'scripts/tls-self-signed.mjs', '/certs']);
     expect(service('tls-cert').volumes).toEqual([
       `${path.join(REPO, 'scripts/tls-self-signed.mjs')}:/app/scripts/tls-self-signed.mjs:ro`,
@@ -127,12 +131,86 @@ describe('docker-compose.yml: HTTPS wiring', () => {
     expect(own.services['tls-cert']?.volumes).toContain('/srv/certs:/certs:rw');
   });
 
-  it('redirects HTTP to the port HTTPS is published on; HTTP/2 is on; HSTS is off', () => {
+  it('redirects HTTP to the port HTTPS is published on; HTTP/2 is on; HSTS is off', async () => {
+    // The published port reaches nginx as RIVULET_HTTPS_PORT, and the entrypoint fills the
+    // template that redirect-listen.conf includes from it.
+    const nginxEnv = service('nginx').environment ?? {};
     const published = service('nginx').ports?.find((p) => p.target === 443)?.published;
-    expect(nginxDirective('redirect-listen.conf', 'set')).toEqual([
-      `$rivulet_https_port ${published}`,
+    expect(nginxEnv.RIVULET_HTTPS_PORT).toBe(String(published));
+    const moved = await resolvedCompose({
+      AUTH_JWT_SECRET: 'static-check-secret',
+      RIVULET_HTTPS_PORT: '127.0.0.1:18443',
+    });
+    expect(moved.services.nginx?.environment?.RIVULET_HTTPS_PORT).toBe('127.0.0.1:18443');
+    // (docker-compose 1.29 prints an address:port mapping in its short form.)
+    expect(moved.services.nginx?.ports).toContain('127.0.0.1:18443:443/tcp');
+
+    const outputDir = nginxEnv.NGINX_ENVSUBST_OUTPUT_DIR ?? '';
+    expect(nginxDirective('redirect-listen.conf', 'include')).toEqual([
+      `${outputDir}/https-port.conf`,
     ]);
+    expect(nginxDirective('templates/https-port.conf.template', 'set')).toEqual([
+      '$rivulet_https_port ${RIVULET_HTTPS_PORT}',
+    ]);
+    expect(nginxDirective('conf.d/rivulet.conf', 'return')).toContain(
+      '301 https://$host:$rivulet_https_port$request_uri',
+    );
     expect(nginxDirective('listen.conf', 'http2')).toEqual(['on']);
     expect(nginxDirective('hsts.conf', 'add_header')).toEqual([]);
+  });
+});
+
+/**
+ * What the nginx image's entrypoint makes of RIVULET_HTTPS_PORT: the mounted
+ * entrypoint/17-rivulet-https-port.envsh sourced by a POSIX sh, then envsubst limited to the set
+ * variables (the image's 20-envsubst-on-templates.sh), on the real template.
+ */
+describe('nginx/entrypoint/17-rivulet-https-port.envsh and templates/https-port.conf.template', () => {
+  const ENVSH = path.join(REPO, 'nginx/entrypoint/17-rivulet-https-port.envsh');
+  const TEMPLATE = path.join(REPO, 'nginx/templates/https-port.conf.template');
+  const render = (value: string | undefined) =>
+    run(
+      'sh',
+      [
+        '-c',
+        'set -e; . "$1"; envsubst "$(printf \'${%s} \' $(env | cut -d= -f1))" < "$2" | grep -v "^#"',
+        'entrypoint',
+        ENVSH,
+        TEMPLATE,
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...(value === undefined ? {} : { RIVULET_HTTPS_PORT: value }),
+        },
+      },
+    );
+
+  it.each([
+    ['8443', '8443'],
+    ['127.0.0.1:18443', '18443'],
+    ['[::1]:8443', '8443'],
+    ['443', '443'],
+  ])('RIVULET_HTTPS_PORT=%s redirects to port %s', async (value, port) => {
+    const result = await render(value);
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    // Only the port was filled in: nginx's own $rivulet_https_port stays a variable.
+    expect(result.stdout.trim()).toBe(`set $rivulet_https_port ${port};`);
+  });
+
+  it.each([['https'], ['127.0.0.1:'], ['0'], ['70000'], ['8443/tcp']])(
+    'refuses RIVULET_HTTPS_PORT=%s at start, naming the variable',
+    async (value) => {
+      const result = await render(value);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`RIVULET_HTTPS_PORT=${value}`);
+      expect(result.stdout).toBe('');
+    },
+  );
+
+  it('refuses to start without RIVULET_HTTPS_PORT (compose always sets it)', async () => {
+    const result = await render(undefined);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('RIVULET_HTTPS_PORT is not set');
   });
 });

@@ -2,15 +2,16 @@ import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { stdTimeFunctions } from 'pino';
 import type { Options } from 'pino-http';
+import { proxyTrust } from '../common/client-address';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import {
   requestErrorMessage,
   requestErrorObject,
   requestLogLevel,
-  serializeRequest,
+  requestSerializer,
   serializeResponse,
 } from './http-log';
-import { requestIdOf } from './request-id';
+import { requestIdOf } from '../common/request-id';
 
 /** pino-http options for one configuration: one JSON line per log record, on stdout. */
 export function httpLoggerOptions(config: AppConfig): Options {
@@ -23,7 +24,10 @@ export function httpLoggerOptions(config: AppConfig): Options {
     customLogLevel: requestLogLevel,
     customErrorObject: requestErrorObject,
     customErrorMessage: requestErrorMessage,
-    serializers: { req: serializeRequest, res: serializeResponse },
+    serializers: {
+      req: requestSerializer(proxyTrust(config.http.trustProxy)),
+      res: serializeResponse,
+    },
   };
 }
 

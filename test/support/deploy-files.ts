@@ -191,10 +191,13 @@ export async function resolvedCompose(variables: Record<string, string>): Promis
 
 export interface ComposeService {
   image?: string;
+  pull_policy?: string;
   build?: { context: string };
   container_name?: string;
   ports?: Array<{ published: number; target: number }>;
   volumes?: string[];
+  tmpfs?: string[];
+  restart?: string;
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: {
@@ -210,6 +213,7 @@ export interface ComposeService {
 
 export interface ComposeModel {
   services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
 }
 
 // ---- durations and nginx directives ----------------------------------------------------------
