@@ -290,6 +290,48 @@ describe('the access_token cookie on a write from another site (CSRF)', () => {
   });
 });
 
+describe('a finished AI answer whose topic expires while it is being looked up', () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await running?.close();
+    running = undefined;
+  });
+
+  // The resume read the topic twice (to find the generation, then to replay it): when the expiry fell
+  // between the two, the replay held nothing, and the stream waited for a live event that can never
+  // come (seen on Redis as a GET at AI_RETENTION_MS that never answered).
+  it('ends the stream instead of waiting for ever', async () => {
+    running = await startApp({ AI_DEMO_TOKEN_MS: '0' });
+    const { url } = running;
+    const finished = new StreamReader(`${url}/api/ai/chat?message=expiring`);
+    await finished.waitForEnd();
+    const generationId = /"generationId":"([^"]+)"/.exec(finished.text)?.[1];
+    expect(generationId).toBeDefined();
+    const topic = aiTopic(generationId!);
+
+    // Negative control: a resume while the topic is there replays the answer to its end.
+    const whole = await request(`${url}/api/ai/chat/${generationId}`, 'GET');
+    expect(whole.status).toBe(200);
+    expect(whole.body).toContain('"type":"done"');
+
+    // The topic is there for the first read, and gone (expired) for every read after it.
+    const log = running.app.get<EventLog>(EVENT_LOG);
+    const readAfter = log.readAfter.bind(log);
+    let reads = 0;
+    jest.spyOn(log, 'readAfter').mockImplementation((topics, afterId) => {
+      if (topics.includes(topic) && reads++ > 0) {
+        return Promise.resolve({ events: [], truncated: false, unknown: false });
+      }
+      return readAfter(topics, afterId);
+    });
+    const resumed = await request(`${url}/api/ai/chat/${generationId}`, 'GET');
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).not.toContain('"type":"chunk"');
+  });
+});
+
 const MiB = 1024 * 1024;
 
 function rssOf(pid: number): number {
