@@ -1,12 +1,12 @@
 import { compareIds } from '../src/event-log/event-log';
-import { eventually } from '../src/event-log/event-log.contract';
 import { REDIS_KEY_PREFIX } from '../src/event-log/event-log.module';
 import { LogSink, RedisStreamsEventLog } from '../src/event-log/redis-streams-event-log';
 import { AppProcess, buildAppOnce } from './support/app-process';
 import { RunningNginx, startNginx } from './support/nginx';
-import { postUntilAccepted } from './support/publish';
 import { RedisServer } from './support/redis';
+import { postUntilAccepted } from './support/http';
 import { ReceivedEvent, RecordingEventSource } from './support/sse-client';
+import { until } from './support/wait';
 
 /**
  * Chaos through the real nginx, bounded in time: 3 app processes on one persistent Redis behind the
@@ -122,13 +122,15 @@ describe('chaos behind nginx: replicas killed and restarted, Redis restarted, no
     })();
     const publishedMore = (count: number) => {
       const target = published + count;
-      return eventually(() => published >= target, `${count} more acknowledged publishes`, 20_000);
+      return until(() => published >= target, `${count} more acknowledged publishes`, {
+        timeoutMs: 20_000,
+      });
     };
 
     // A replica restarted on its port is back in nginx's rotation once nginx sends it requests
     // again (after fail_timeout): its access log shows a publish answered by that port.
     const backInRotation = (victim: AppProcess, logMark: number) =>
-      eventually(
+      until(
         () =>
           nginx!
             .logs()
@@ -140,7 +142,7 @@ describe('chaos behind nginx: replicas killed and restarted, Redis restarted, no
                 `127.0.0.1:${victim.port}`,
             ),
         `nginx to send requests to the restarted replica on port ${victim.port}`,
-        20_000,
+        { timeoutMs: 20_000 },
       );
     const killAndRestart = async (victim: AppProcess) => {
       await victim.stop('SIGKILL');

@@ -2,7 +2,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TEST_ENV } from './app';
-import { freePort, waitForPort } from './redis';
+import { freePort, waitUntilAccepting } from './ports';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** Compiled app for tests that need real processes (kill -9); gitignored, rebuilt incrementally. */
@@ -67,7 +67,7 @@ export class AppProcess {
         reject(new Error(`app exited (${code}) at start: ${this.output}`)),
       ),
     );
-    await Promise.race([waitForPort(this.port, 20_000), exited]);
+    await Promise.race([waitUntilAccepting(this.port, 20_000), exited]);
   }
 
   /**

@@ -1,5 +1,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { parseFrames, type SseFrame } from './sse-frames';
+import { Changes } from './wait';
 
 /**
  * An HTTP/1.1 client on a bare TCP socket that keeps every read() exactly as it came off the wire,
@@ -14,9 +16,8 @@ export interface WireRead {
   bytes: Buffer;
 }
 
-export interface WireFrame {
-  /** The frame's lines, without the blank line that ends it. */
-  text: string;
+/** A frame (parsed by the one frame parser) and the read that completed it. */
+export interface WireFrame extends SseFrame {
   /** Index into `reads` of the read that completed the frame, and its time. */
   read: number;
   at: number;
@@ -43,7 +44,7 @@ export class WireStream {
 
   private readonly socket: net.Socket;
   private readonly closed: Promise<void>;
-  private waiters: Array<() => void> = [];
+  private readonly changes = new Changes();
 
   constructor(port: number, request: WireRequest) {
     const body = request.body ?? '';
@@ -82,33 +83,17 @@ export class WireStream {
     what: string,
     timeoutMs = 10_000,
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (predicate(this)) {
-          done();
-          resolve();
-        } else if (this.closedAt !== undefined) {
-          done();
-          reject(
-            new Error(`connection closed while waiting for ${what}; received:\n${this.received()}`),
-          );
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what}; received:\n${this.received()}`,
-          ),
+    return this.changes.until(
+      () => {
+        if (predicate(this)) return true;
+        if (this.closedAt === undefined) return false;
+        throw new Error(
+          `connection closed while waiting for ${what}; received:\n${this.received()}`,
         );
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
+      },
+      what,
+      { timeoutMs, got: () => this.received() },
+    );
   }
 
   waitForClose(what = 'the connection to close', timeoutMs = 10_000): Promise<void> {
@@ -129,7 +114,7 @@ export class WireStream {
   }
 
   private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.changes.notify();
   }
 
   /** Re-parses everything received so far (responses in these tests are a few KiB at most). */
@@ -175,18 +160,14 @@ export class WireStream {
       take(pos, raw.length);
     }
 
-    // SSE frames end with a blank line; the frame arrived with the read holding its last byte.
+    // A frame arrived with the read that holds its last byte (the blank line's).
     const readEnds: number[] = [];
     let total = 0;
     for (const read of this.reads) readEnds.push((total += read.bytes.length));
-    const text = Buffer.from(body).toString('latin1');
-    this.frames = [];
-    let start = 0;
-    for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n', start)) {
-      const lastByte = offsets[end + 1] ?? 0;
+    this.frames = parseFrames(Buffer.from(body).toString('latin1')).map((frame) => {
+      const lastByte = offsets[frame.end - 1] ?? 0;
       const read = readEnds.findIndex((readEnd) => readEnd > lastByte);
-      this.frames.push({ text: text.slice(start, end), read, at: this.reads[read]?.at ?? NaN });
-      start = end + 2;
-    }
+      return { ...frame, read, at: this.reads[read]?.at ?? NaN };
+    });
   }
 }
