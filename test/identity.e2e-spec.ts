@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { signToken } from '../src/scripts/sign-token';
-import { buildAppOnce } from './support/app-process';
+import { buildAppOnce, runToExit } from './support/app-process';
 import { decodeUserId, encodeUserId, userTopic } from '../src/common/topic-names';
 import { RunningApp, startApp } from './support/app';
 import { get, post } from './support/http';
@@ -208,18 +207,7 @@ describe('chat names in open mode', () => {
 });
 
 /** Runs the compiled app (buildAppOnce: what `npm start` runs) with a given environment. */
-function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainJs], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
+const runMain = (env: Record<string, string>) => runToExit([mainJs], env);
 
 describe('the production secret', () => {
   // A process start is slow on a loaded machine: the bounds below only catch a hang.

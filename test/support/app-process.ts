@@ -17,6 +17,27 @@ export async function buildAppOnce(): Promise<string> {
   return path.join(OUT_DIR, 'main.js');
 }
 
+/**
+ * Runs node with `args` (an entry point of the app) to its exit, with exactly `env` and PATH: for
+ * starts that must fail (bad configuration) or end by themselves. Resolves with the exit code and
+ * what the process wrote to stderr.
+ */
+export function runToExit(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
 export interface ProcessExit {
   code: number | null;
   signal: NodeJS.Signals | null;
