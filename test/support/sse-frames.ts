@@ -49,7 +49,10 @@ export function parseFrames(text: string): SseFrame[] {
     if (!blank) continue;
     if (match.index > frameStart) {
       const frameText = text.slice(frameStart, match.index);
-      parser.feed(`${frameText}\n`);
+      // The frame with its blank line; the extra LF completes a blank line that is a lone CR
+      // (the parser waits to see whether an LF follows it).
+      parser.feed(text.slice(frameStart, lineStart));
+      parser.feed('\n');
       frames.push({
         text: frameText.replace(/(\r\n|\r|\n)$/, ''),
         end: lineStart,
