@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { signToken } from '../src/scripts/sign-token';
 import { startApp, RunningApp } from './support/app';
+import { REPO, run } from './support/deploy-files';
 import { get, post } from './support/http';
 import { RecordingEventSource } from './support/sse-client';
 
@@ -44,6 +46,20 @@ describe('access control with AUTH_JWT_SECRET', () => {
     expectError(await get(url, { Authorization: `Bearer ${unscoped}` }), 403);
     expectError(await get(url), 401);
     expectError(await get(url, { Authorization: 'Basic YTpi' }), 401);
+  });
+
+  it('accepts what scripts/mint-token.mjs mints with the secret, and only that secret (the one minter)', async () => {
+    const url = `${running.url}/api/events/orders`;
+    const script = path.join(REPO, 'scripts/mint-token.mjs');
+    const mint = async (secret: string) => {
+      const result = await run(process.execPath, [script, secret, '--publish', 'orders*']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      return result.stdout.trim();
+    };
+    const minted = await mint(SECRET);
+    expect((await post(url, { data: 1 }, { Authorization: `Bearer ${minted}` })).status).toBe(202);
+    const other = await mint('some-other-secret-0123456789abcdef');
+    expectError(await post(url, { data: 1 }, { Authorization: `Bearer ${other}` }), 401);
   });
 
   it('accepts a scoped token from the header, the access_token query parameter or the cookie', async () => {
