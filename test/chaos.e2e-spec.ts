@@ -6,7 +6,7 @@ import { RunningNginx, startNginx } from './support/nginx';
 import { RedisServer } from './support/redis';
 import { postUntilAccepted } from './support/http';
 import { ReceivedEvent, RecordingEventSource } from './support/sse-client';
-import { until } from './support/wait';
+import { Changes, until } from './support/wait';
 
 /**
  * Chaos through the real nginx, bounded in time: 3 app processes on one persistent Redis behind the
@@ -109,6 +109,7 @@ describe('chaos behind nginx: replicas killed and restarted, Redis restarted, no
     // or Redis is away is retried until it is acknowledged, and its id recorded.
     const acked: Record<string, string[]> = { t1: [], t2: [], t3: [] };
     let published = 0;
+    const progress = new Changes();
     let publishing = true;
     const publishLoop = (async () => {
       for (let n = 0; publishing && n < 5000; n++) {
@@ -117,12 +118,13 @@ describe('chaos behind nginx: replicas killed and restarted, Redis restarted, no
         expect(answer.status).toBe(202);
         acked[topic]!.push((answer.json as { id: string }).id);
         published++;
+        progress.notify();
         await new Promise((resolve) => setTimeout(resolve, 5)); // a steady publishing rate
       }
     })();
     const publishedMore = (count: number) => {
       const target = published + count;
-      return until(() => published >= target, `${count} more acknowledged publishes`, {
+      return progress.until(() => published >= target, `${count} more acknowledged publishes`, {
         timeoutMs: 20_000,
       });
     };

@@ -6,7 +6,7 @@ import { RunningNginx, startNginx } from './support/nginx';
 import { RedisServer } from './support/redis';
 import { get, JsonResponse, postUntilAccepted } from './support/http';
 import { ReceivedEvent, RecordingEventSource, StreamReader } from './support/sse-client';
-import { until } from './support/wait';
+import { Changes } from './support/wait';
 
 /**
  * Failover on SIGTERM behind the real nginx: two app processes on one Redis, clients of every
@@ -132,6 +132,7 @@ describe('failover on SIGTERM behind nginx', () => {
     // (`ticker` is written by the instances' own leader-elected ticker, every TICKER_INTERVAL_MS.)
     const acked: Record<string, string[]> = { topics: [], notifications: [], chat: [], ticker: [] };
     let rounds = 0;
+    const progress = new Changes();
     let publishing = true;
     const publishLoop = (async () => {
       for (let n = 0; publishing && n < 2000; n++) {
@@ -149,12 +150,13 @@ describe('failover on SIGTERM behind nginx', () => {
           acked[name]!.push((results[i]!.json as { id: string }).id),
         );
         rounds++;
+        progress.notify();
         await new Promise((resolve) => setTimeout(resolve, 10)); // a steady publishing rate
       }
     })();
     const moreRounds = (count: number) => {
       const target = rounds + count;
-      return until(() => rounds >= target, `${count} more publishing rounds`, {
+      return progress.until(() => rounds >= target, `${count} more publishing rounds`, {
         timeoutMs: 20_000,
       });
     };
