@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 
 /**
  * The one request helper of the tests: a request over node:http whose whole answer is read (4xx,
@@ -27,6 +28,10 @@ export interface RequestOptions {
   localAddress?: string;
   /** Default: a connection of its own (no agent). */
   agent?: http.Agent;
+  /** For an https:// URL: the only certificate authority trusted (e.g. a self-signed certificate). */
+  ca?: string;
+  /** For an https:// URL: the name sent by SNI and checked against the certificate. */
+  servername?: string;
 }
 
 export function request(
@@ -36,13 +41,16 @@ export function request(
 ): Promise<JsonResponse> {
   const body =
     options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = client.request(
       url,
       {
         method,
         agent: options.agent ?? false,
         localAddress: options.localAddress,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+        ...(options.servername === undefined ? {} : { servername: options.servername }),
         headers: {
           ...(body !== undefined
             ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
@@ -71,9 +79,13 @@ export function request(
   });
 }
 
-/** A GET whose whole answer is read. */
-export function get(url: string, headers: Record<string, string> = {}): Promise<JsonResponse> {
-  return request(url, 'GET', { headers });
+/** A GET whose whole answer is read; an https:// URL is verified against `tls.ca` alone when given. */
+export function get(
+  url: string,
+  headers: Record<string, string> = {},
+  tls: { ca?: string } = {},
+): Promise<JsonResponse> {
+  return request(url, 'GET', { headers, ...tls });
 }
 
 /** A POST with a JSON body (an object is stringified, a string is sent as is). */
@@ -81,10 +93,11 @@ export function post(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
+  tls: { ca?: string } = {},
 ): Promise<JsonResponse> {
   return typeof body === 'string'
-    ? request(url, 'POST', { rawBody: body, headers })
-    : request(url, 'POST', { body, headers });
+    ? request(url, 'POST', { rawBody: body, headers, ...tls })
+    : request(url, 'POST', { body, headers, ...tls });
 }
 
 /** Answers a publisher may retry: the proxy found no replica (502, 504) or the app is unavailable (503). */
@@ -96,6 +109,8 @@ export interface PostRetryOptions {
   /** Pause between attempts: pacing of the retries, not a wait for an event. */
   pauseMs?: number;
   headers?: Record<string, string>;
+  /** For an https:// URL: the only certificate authority trusted. */
+  ca?: string;
 }
 
 /**
@@ -114,7 +129,7 @@ export async function postUntilAccepted(
   let last = 'no attempt';
   for (let attempt = 0; attempt < attempts; attempt++) {
     try {
-      const response = await post(url, body, options.headers);
+      const response = await post(url, body, options.headers, { ca: options.ca });
       if (!RETRYABLE.has(response.status)) return { ...response, retries: attempt };
       last = `${response.status} ${response.body}`;
     } catch (error) {
