@@ -30,23 +30,82 @@ export interface WireRequest {
   body?: string;
 }
 
-export class WireStream {
+/**
+ * What WireStream and H2Stream share: every read kept as it came with its time, the SSE frames
+ * found in them (each with the read that completed it), and waits on both.
+ */
+export abstract class RecordedStream {
   readonly reads: WireRead[] = [];
+  frames: WireFrame[] = [];
+  /** When the connection (or HTTP/2 stream) closed, from either side. */
+  closedAt: number | undefined;
+  private readonly changes = new Changes();
+
+  /** `noun` names what closes in failure messages; `encoding` decodes the reads for them. */
+  protected constructor(
+    private readonly noun: string,
+    private readonly encoding: BufferEncoding,
+  ) {}
+
+  /** Waits until the predicate holds; fails at once if the stream closes first (unless it holds then). */
+  waitFor(predicate: (stream: this) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    return this.changes.until(
+      () => {
+        if (predicate(this)) return true;
+        if (this.closedAt === undefined) return false;
+        throw new Error(
+          `${this.noun} closed while waiting for ${what}; received:\n${this.received()}`,
+        );
+      },
+      what,
+      { timeoutMs, got: () => this.received() },
+    );
+  }
+
+  waitForClose(what = `the ${this.noun} to close`, timeoutMs = 10_000): Promise<void> {
+    return this.waitFor((s) => s.closedAt !== undefined, what, timeoutMs);
+  }
+
+  /** Everything received so far (its end), for failure messages. */
+  received(): string {
+    return Buffer.concat(this.reads.map((r) => r.bytes))
+      .toString(this.encoding)
+      .slice(-3000);
+  }
+
+  protected notify(): void {
+    this.changes.notify();
+  }
+
+  /**
+   * The frames of the body `text`; `offsetOf(i)` is where the body's character i stands in the
+   * concatenated reads, so that each frame gets the read that holds its last byte.
+   */
+  protected framesOf(text: string, offsetOf: (index: number) => number): WireFrame[] {
+    const readEnds: number[] = [];
+    let total = 0;
+    for (const read of this.reads) readEnds.push((total += read.bytes.length));
+    return parseFrames(text).map((frame) => {
+      const lastByte = offsetOf(frame.end - 1);
+      const read = readEnds.findIndex((readEnd) => readEnd > lastByte);
+      return { ...frame, read, at: this.reads[read]?.at ?? NaN };
+    });
+  }
+}
+
+export class WireStream extends RecordedStream {
   status = 0;
   /** Response headers, names lower-cased; repeated headers keep every value. */
   headers: Array<[string, string]> = [];
-  frames: WireFrame[] = [];
   /** The chunked body ended with its final zero-length chunk: a complete response. */
   complete = false;
-  /** When the connection closed, from either side. */
-  closedAt: number | undefined;
   readonly openedAt = performance.now();
 
   private readonly socket: net.Socket;
   private readonly closed: Promise<void>;
-  private readonly changes = new Changes();
 
   constructor(port: number, request: WireRequest) {
+    super('connection', 'latin1');
     const body = request.body ?? '';
     const head = [
       `${request.method ?? 'GET'} ${request.path} HTTP/1.1`,
@@ -77,44 +136,10 @@ export class WireStream {
     return this.headers.find(([n]) => n === name.toLowerCase())?.[1];
   }
 
-  /** Waits until the predicate holds; fails at once if the connection closes first (unless it holds then). */
-  waitFor(
-    predicate: (stream: WireStream) => boolean,
-    what: string,
-    timeoutMs = 10_000,
-  ): Promise<void> {
-    return this.changes.until(
-      () => {
-        if (predicate(this)) return true;
-        if (this.closedAt === undefined) return false;
-        throw new Error(
-          `connection closed while waiting for ${what}; received:\n${this.received()}`,
-        );
-      },
-      what,
-      { timeoutMs, got: () => this.received() },
-    );
-  }
-
-  waitForClose(what = 'the connection to close', timeoutMs = 10_000): Promise<void> {
-    return this.waitFor((s) => s.closedAt !== undefined, what, timeoutMs);
-  }
-
   /** Closes the connection (if still open) and waits until it is closed. */
   async close(): Promise<void> {
     this.socket.destroy();
     await this.closed;
-  }
-
-  /** Everything received so far, for failure messages. */
-  received(): string {
-    return Buffer.concat(this.reads.map((r) => r.bytes))
-      .toString('latin1')
-      .slice(-3000);
-  }
-
-  private notify(): void {
-    this.changes.notify();
   }
 
   /** Re-parses everything received so far (responses in these tests are a few KiB at most). */
@@ -160,14 +185,6 @@ export class WireStream {
       take(pos, raw.length);
     }
 
-    // A frame arrived with the read that holds its last byte (the blank line's).
-    const readEnds: number[] = [];
-    let total = 0;
-    for (const read of this.reads) readEnds.push((total += read.bytes.length));
-    this.frames = parseFrames(Buffer.from(body).toString('latin1')).map((frame) => {
-      const lastByte = offsets[frame.end - 1] ?? 0;
-      const read = readEnds.findIndex((readEnd) => readEnd > lastByte);
-      return { ...frame, read, at: this.reads[read]?.at ?? NaN };
-    });
+    this.frames = this.framesOf(Buffer.from(body).toString('latin1'), (i) => offsets[i] ?? 0);
   }
 }
