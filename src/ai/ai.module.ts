@@ -5,6 +5,10 @@ import { AiAccessService } from './ai-access.service';
 import { AiMetrics } from './ai-metrics';
 import { AI_PROVIDER, AiProvider } from './ai-provider';
 import { AiController } from './ai.controller';
+import { DetachGrace } from './detach-grace';
+import { GenerationAdmission } from './generation-admission';
+import { GenerationCancels } from './generation-cancels';
+import { GenerationReader } from './generation-reader';
 import { GenerationService } from './generation.service';
 import { DemoAiProvider } from './providers/demo-ai.provider';
 import { OpenAiProvider } from './providers/openai.provider';
@@ -53,6 +57,10 @@ export function createReaderPresence(config: AppConfig): ReaderPresence {
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => createReaderPresence(config),
     },
+    GenerationAdmission,
+    GenerationCancels,
+    DetachGrace,
+    GenerationReader,
     GenerationService,
     AiAccessService,
     AiMetrics,
