@@ -1,6 +1,9 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { REDIS_KEY_PREFIX } from '../event-log/event-log.module';
+import { EventLogModule, REDIS_KEY_PREFIX } from '../event-log/event-log.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { SseModule } from '../sse/sse.module';
 import { AiAccessService } from './ai-access.service';
 import { AiMetrics } from './ai-metrics';
 import { AI_PROVIDER, AiProvider } from './ai-provider';
@@ -45,6 +48,7 @@ export function createReaderPresence(config: AppConfig): ReaderPresence {
 }
 
 @Module({
+  imports: [SseModule, AuthModule, EventLogModule, MetricsModule],
   controllers: [AiController],
   providers: [
     {
