@@ -47,6 +47,18 @@ function answerOf(chunks: readonly string[], gate?: Promise<void>) {
   };
 }
 
+/**
+ * Starts `run` on an answer of `chunks` that holds before its second chunk until `open()`; `signal`
+ * is the one the run handed its source.
+ */
+function gatedAnswer(run: GenerationRun, chunks: readonly string[]) {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let signal: AbortSignal | undefined;
+  const answered = run.answer((s) => ((signal = s), answerOf(chunks, gate)(s)));
+  return { answered, open, signal: () => signal };
+}
+
 async function topicOf(log: InMemoryEventLog, id: string): Promise<AiEvent[]> {
   const { events } = await log.readAfter([aiTopic(id)], undefined);
   return events.map((event) => event.data as AiEvent);
@@ -82,9 +94,7 @@ describe(GenerationRun.name, () => {
 
   it('a stop mid-answer aborts the source and nothing lands after the terminal event', async () => {
     const { log, run } = setUp();
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const answered = run.answer(answerOf(['one', 'two', 'three'], gate));
+    const { answered, open } = gatedAnswer(run, ['one', 'two', 'three']);
     await new Promise(setImmediate); // 'one' read from the source
     run.abort('cancelled');
     const written = run.finish({ type: 'error', message: 'cancelled', reason: 'cancelled' });
@@ -125,18 +135,13 @@ describe(GenerationRun.name, () => {
 
   it('a chunk the store refuses stops the answer: no later chunk, the end says `store`', async () => {
     const { log, run } = setUp();
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let signal: AbortSignal | undefined;
-    const answered = run.answer(
-      (s) => ((signal = s), answerOf(['kept', 'lost', 'never'], gate)(s)),
-    );
+    const { answered, open, signal } = gatedAnswer(run, ['kept', 'lost', 'never']);
     await new Promise(setImmediate);
     log.down = true;
     open();
     const outcome = await answered;
     expect(outcome).toEqual(STORE_FAILURE);
-    expect(signal?.aborted).toBe(true); // upstream released at once
+    expect(signal()?.aborted).toBe(true); // upstream released at once
     log.down = false;
     await run.finish(outcome);
     expect(await topicOf(log, 'g')).toEqual([{ type: 'chunk', content: 'kept' }, STORE_FAILURE]);
@@ -170,13 +175,10 @@ describe(GenerationRun.name, () => {
 
   it('ended elsewhere: upstream aborted and nothing more written', async () => {
     const { log, run } = setUp();
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let signal: AbortSignal | undefined;
-    const answered = run.answer((s) => ((signal = s), answerOf(['x', 'y'], gate)(s)));
+    const { answered, open, signal } = gatedAnswer(run, ['x', 'y']);
     await new Promise(setImmediate); // 'x' written
     expect(run.endWithoutWriting()).toBe(true);
-    expect(signal?.aborted).toBe(true);
+    expect(signal()?.aborted).toBe(true);
     open();
     await answered;
     expect(run.finish({ type: 'done' })).toBeUndefined();
