@@ -11,6 +11,7 @@ import {
 import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { AccessService } from '../auth/access.service';
+import { CurrentPrincipal, ResolveCaller } from '../auth/caller.guard';
 import type { Principal } from '../auth/principal';
 import { parseJsonBody } from '../common/json-body';
 import { LastEventId } from '../sse/last-event-id';
@@ -20,6 +21,7 @@ import { ChatService } from './chat.service';
 import { chatMessageSchema, parseRoomId, roomTopic } from './dto/chat-message.dto';
 
 @Controller('api/chat')
+@ResolveCaller()
 export class ChatController {
   constructor(
     private readonly chat: ChatService,
@@ -28,13 +30,13 @@ export class ChatController {
 
   /** A room's messages (seed); a reconnect with Last-Event-ID replays what it missed. */
   @SseEndpoint(':roomId', 'chat')
-  async room(
-    @Req() req: Request,
+  room(
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('roomId') rawRoomId: string,
     @LastEventId() lastEventId: string | undefined,
-  ): Promise<Observable<SseEmission>> {
+  ): Observable<SseEmission> {
     const roomId = parseRoomId(rawRoomId);
-    await this.access.authorize(req, 'subscribe', [roomTopic(roomId)]);
+    this.access.check(caller, 'subscribe', [roomTopic(roomId)]);
     return this.chat.stream(roomId, lastEventId);
   }
 
@@ -47,12 +49,13 @@ export class ChatController {
   @HttpCode(HttpStatus.CREATED)
   async post(
     @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('roomId') rawRoomId: string,
   ): Promise<{ success: true; id: string }> {
     const roomId = parseRoomId(rawRoomId);
-    const principal = await this.access.authorize(req, 'publish', [roomTopic(roomId)]);
+    this.access.check(caller, 'publish', [roomTopic(roomId)]);
     const body = parseJsonBody(req, chatMessageSchema);
-    const user = this.access.openMode ? body.user : authorOf(principal);
+    const user = this.access.openMode ? body.user : authorOf(caller);
     if (user === undefined) throw new BadRequestException('user: is required (a string)');
     const event = await this.chat.post(roomId, { user, text: body.text });
     return { success: true, id: event.id };

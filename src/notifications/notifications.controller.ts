@@ -12,6 +12,8 @@ import {
 import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { AccessService } from '../auth/access.service';
+import { CurrentPrincipal, ResolveCaller } from '../auth/caller.guard';
+import type { Principal } from '../auth/principal';
 import { parseJsonBody } from '../common/json-body';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
@@ -21,6 +23,7 @@ import { sendNotificationSchema } from './dto/send-notification.dto';
 import { NotificationsService } from './notifications.service';
 
 @Controller('api/notifications')
+@ResolveCaller()
 export class NotificationsController {
   constructor(
     private readonly notifications: NotificationsService,
@@ -33,15 +36,14 @@ export class NotificationsController {
    * stream carries broadcasts only.
    */
   @SseEndpoint('stream', 'notifications')
-  async stream(
-    @Req() req: Request,
+  stream(
+    @CurrentPrincipal() principal: Principal | undefined,
     @Query('userId') rawUserId: unknown,
     @LastEventId() lastEventId: string | undefined,
-  ): Promise<Observable<SseEmission>> {
+  ): Observable<SseEmission> {
     const asked = parseUserId(rawUserId);
     let userId = asked;
     if (!this.access.openMode) {
-      const principal = await this.access.identify(req);
       if (asked !== undefined && principal?.sub !== asked) {
         throw principal
           ? new ForbiddenException(`${userTopic(asked)} belongs to another user`)
@@ -59,8 +61,10 @@ export class NotificationsController {
   /** Sends a notification to one user, several users or everyone (publisher tokens only). */
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
-  async send(@Req() req: Request): Promise<{ id: string; ids?: string[] }> {
-    const principal = await this.access.identify(req);
+  async send(
+    @Req() req: Request,
+    @CurrentPrincipal() principal: Principal | undefined,
+  ): Promise<{ id: string; ids?: string[] }> {
     if (!this.access.openMode && !principal) {
       throw new UnauthorizedException('An access token is required to send notifications');
     }

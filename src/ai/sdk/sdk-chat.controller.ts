@@ -1,6 +1,8 @@
-import { Controller, Delete, HttpCode, HttpStatus, Param, Req, Res } from '@nestjs/common';
+import { Controller, Delete, HttpCode, HttpStatus, Ip, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { defer, EMPTY, from, Observable, switchMap } from 'rxjs';
+import { CurrentPrincipal, ResolveCaller } from '../../auth/caller.guard';
+import type { Principal } from '../../auth/principal';
 import { SseEndpoint } from '../../sse/sse-endpoint.decorator';
 import { generationQuotaKey } from '../ai-access.service';
 import type { SseEmission } from '../../sse/sse-message';
@@ -15,15 +17,20 @@ import { UI_MESSAGE_STREAM_HEADER } from './ui-message-stream';
  * SdkChatService for what a chat is and who may use it.
  */
 @Controller('api/ai/sdk')
+@ResolveCaller()
 export class SdkChatController {
   constructor(private readonly chats: SdkChatService) {}
 
   /** Answers the conversation's last message: a new generation, streamed as UI message chunks. */
   @SseEndpoint('chat', 'ai-sdk', { method: 'POST', headers: UI_MESSAGE_STREAM_HEADER })
-  async chat(@Req() req: Request): Promise<Observable<SseEmission>> {
-    const owner = await this.chats.authorizeStart(req);
+  chat(
+    @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
+    @Ip() ip: string,
+  ): Observable<SseEmission> {
+    const owner = this.chats.authorizeStart(caller);
     const { chatId, messages } = parseSdkChatRequest(req);
-    const quotaKey = generationQuotaKey(req, owner);
+    const quotaKey = generationQuotaKey(ip, owner);
     return defer(() => from(this.chats.startTurn(chatId, owner, messages, quotaKey))).pipe(
       switchMap((generationId) => this.chats.uiStream(generationId)),
     );
@@ -35,9 +42,12 @@ export class SdkChatController {
    * to resume".
    */
   @SseEndpoint('chat/:chatId/stream', 'ai-sdk', { headers: UI_MESSAGE_STREAM_HEADER })
-  resume(@Req() req: Request, @Param('chatId') rawId: string): Observable<SseEmission> {
+  resume(
+    @CurrentPrincipal() caller: Principal | undefined,
+    @Param('chatId') rawId: string,
+  ): Observable<SseEmission> {
     const chatId = parseChatIdParam(rawId);
-    return defer(() => from(this.chats.activeAnswer(req, chatId, 'read'))).pipe(
+    return defer(() => from(this.chats.activeAnswer(caller, chatId, 'read'))).pipe(
       switchMap((generationId) =>
         generationId === undefined ? EMPTY : this.chats.uiStream(generationId),
       ),
@@ -51,12 +61,12 @@ export class SdkChatController {
   @Delete('chat/:chatId/stream')
   @HttpCode(HttpStatus.ACCEPTED)
   async stop(
-    @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('chatId') rawId: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ chatId: string; status: StopOutcome }> {
     const chatId = parseChatIdParam(rawId);
-    const generationId = await this.chats.activeAnswer(req, chatId, 'stop');
+    const generationId = await this.chats.activeAnswer(caller, chatId, 'stop');
     const status = generationId === undefined ? 'finished' : await this.chats.stop(generationId);
     if (status === 'finished') res.status(HttpStatus.OK);
     return { chatId, status };
