@@ -5,9 +5,17 @@
 //                               [--publish 'chat:*,user:*,broadcast'] [--expires 1h]
 //
 // The secret is taken as an argument (never read from the environment) so the script cannot pick up
-// a production secret by accident.
-import { SignJWT } from 'jose';
+// a production secret by accident. The token is signed by src/scripts/sign-token.ts, the one minter
+// that dist/scripts/mint-token.js and the tests use too (loaded with ts-node: no build needed).
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+
+const require = createRequire(import.meta.url);
+require('ts-node').register({
+  transpileOnly: true,
+  project: new URL('../tsconfig.json', import.meta.url).pathname,
+});
+const { signToken } = require('../src/scripts/sign-token.ts');
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -33,15 +41,9 @@ const list = (value) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-const payload = {};
 const subscribe = list(values.subscribe);
 const publish = list(values.publish);
-if (subscribe.length > 0 || publish.length > 0) payload.rivulet = { subscribe, publish };
-
-const jwt = new SignJWT(payload)
-  .setProtectedHeader({ alg: 'HS256' })
-  .setIssuedAt()
-  .setExpirationTime(values.expires);
-if (values.sub) jwt.setSubject(values.sub);
-
-process.stdout.write(`${await jwt.sign(new TextEncoder().encode(secret))}\n`);
+const scopes = subscribe.length > 0 || publish.length > 0 ? { subscribe, publish } : {};
+process.stdout.write(
+  `${await signToken(secret, { sub: values.sub, ...scopes }, values.expires)}\n`,
+);

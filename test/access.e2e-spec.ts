@@ -1,6 +1,9 @@
+import path from 'node:path';
+import { signToken } from '../src/scripts/sign-token';
 import { startApp, RunningApp } from './support/app';
-import { mintToken, post } from './support/http';
-import { get, RecordingEventSource } from './support/sse-client';
+import { REPO, run } from './support/deploy-files';
+import { get, post } from './support/http';
+import { RecordingEventSource } from './support/sse-client';
 
 const SECRET = 'e2e-access-secret-0123456789abcdef';
 
@@ -28,12 +31,12 @@ describe('access control with AUTH_JWT_SECRET', () => {
 
   it('rejects a forged (wrong secret), an expired and an unscoped token: 401, 401, 403, before the stream', async () => {
     const url = `${running.url}/api/events?topic=orders`;
-    const forged = await mintToken('some-other-secret-0123456789abcdef', {
+    const forged = await signToken('some-other-secret-0123456789abcdef', {
       sub: 'ann',
       subscribe: ['orders'],
     });
-    const expired = await mintToken(SECRET, { sub: 'ann', subscribe: ['orders'] }, '-1m');
-    const unscoped = await mintToken(SECRET, { sub: 'ann', subscribe: ['payments'] });
+    const expired = await signToken(SECRET, { sub: 'ann', subscribe: ['orders'] }, '-1m');
+    const unscoped = await signToken(SECRET, { sub: 'ann', subscribe: ['payments'] });
     const forgedRes = await get(url, { Authorization: `Bearer ${forged}` });
     expectError(forgedRes, 401);
     expect(JSON.parse(forgedRes.body).message).toBe('The access token is invalid');
@@ -45,8 +48,22 @@ describe('access control with AUTH_JWT_SECRET', () => {
     expectError(await get(url, { Authorization: 'Basic YTpi' }), 401);
   });
 
+  it('accepts what scripts/mint-token.mjs mints with the secret, and only that secret (the one minter)', async () => {
+    const url = `${running.url}/api/events/orders`;
+    const script = path.join(REPO, 'scripts/mint-token.mjs');
+    const mint = async (secret: string) => {
+      const result = await run(process.execPath, [script, secret, '--publish', 'orders*']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      return result.stdout.trim();
+    };
+    const minted = await mint(SECRET);
+    expect((await post(url, { data: 1 }, { Authorization: `Bearer ${minted}` })).status).toBe(202);
+    const other = await mint('some-other-secret-0123456789abcdef');
+    expectError(await post(url, { data: 1 }, { Authorization: `Bearer ${other}` }), 401);
+  });
+
   it('accepts a scoped token from the header, the access_token query parameter or the cookie', async () => {
-    const token = await mintToken(SECRET, { sub: 'ann', subscribe: ['orders*'] });
+    const token = await signToken(SECRET, { sub: 'ann', subscribe: ['orders*'] });
     const viaHeader = new RecordingEventSource(`${running.url}/api/events?topic=orders.eu`, {
       headers: { Authorization: `Bearer ${token}` },
     });
@@ -69,14 +86,14 @@ describe('access control with AUTH_JWT_SECRET', () => {
     await Promise.all([ticker.waitForOpen(), news.waitForOpen()]);
     expectError(await get(`${running.url}/events`, { Authorization: 'Bearer not.a.token' }), 401);
     expectError(await get(`${running.url}/api/events?topic=news.eu&topic=orders`), 401);
-    const everything = await mintToken(SECRET, { sub: 'admin', subscribe: ['*'] });
+    const everything = await signToken(SECRET, { sub: 'admin', subscribe: ['*'] });
     expectError(
       await get(`${running.url}/api/events?topic=user:ann`, {
         Authorization: `Bearer ${everything}`,
       }),
       403,
     );
-    const ann = await mintToken(SECRET, { sub: 'ann' });
+    const ann = await signToken(SECRET, { sub: 'ann' });
     const own = new RecordingEventSource(
       `${running.url}/api/events?topic=user:ann&topic=broadcast`,
       {
@@ -89,7 +106,7 @@ describe('access control with AUTH_JWT_SECRET', () => {
 
   it('requires a publish scope to publish: 401 without a token, 403 outside the scope, 202 inside', async () => {
     expectError(await post(`${running.url}/api/events/orders`, { data: 1 }), 401);
-    const token = await mintToken(SECRET, { sub: 'svc', publish: ['orders'] });
+    const token = await signToken(SECRET, { sub: 'svc', publish: ['orders'] });
     const auth = { Authorization: `Bearer ${token}` };
     expectError(await post(`${running.url}/api/events/payments`, { data: 1 }, auth), 403);
     expect((await post(`${running.url}/api/events/orders`, { data: 1 }, auth)).status).toBe(202);
@@ -97,7 +114,7 @@ describe('access control with AUTH_JWT_SECRET', () => {
 
   it('protects the monitor stream (not public by default) and leaves the typewriter open', async () => {
     expectError(await get(`${running.url}/api/monitor`), 401);
-    const token = await mintToken(SECRET, { sub: 'ops', subscribe: ['monitor'] });
+    const token = await signToken(SECRET, { sub: 'ops', subscribe: ['monitor'] });
     const monitor = new RecordingEventSource(`${running.url}/api/monitor?access_token=${token}`);
     const typewriter = new RecordingEventSource(`${running.url}/api/stream?text=hi`);
     sources.push(monitor, typewriter);

@@ -1,42 +1,35 @@
-import http from 'node:http';
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
+import { signToken } from '../src/scripts/sign-token';
 import { RunningApp, startApp } from './support/app';
-import { mintToken, waitUntil } from './support/http';
+import { StreamReader } from './support/sse-client';
+import { until } from './support/wait';
 
 const SECRET = 'admission-test-secret-of-at-least-32-bytes';
 
-interface Answer {
-  status: number;
-  req: http.ClientRequest;
-}
-
-/** Sends `count` GETs at once (each on its own socket) and resolves with each one's status. */
-function burst(url: string, count: number, headers: Record<string, string>): Promise<Answer[]> {
+/**
+ * Sends `count` GETs at once (each on its own socket) and resolves with each one once its status is
+ * in (no bound of its own: the test's timeout is). A refusal's body is read to its end; an open
+ * stream stays open.
+ */
+function burst(
+  url: string,
+  count: number,
+  headers: Record<string, string>,
+): Promise<StreamReader[]> {
   return Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Answer>((resolve, reject) => {
-          const req = http.get(url, { headers, agent: false }, (res) => {
-            // A refusal's JSON body is read to its end; an open stream stays open.
-            if (res.statusCode !== 200) res.resume();
-            resolve({ status: res.statusCode ?? 0, req });
-          });
-          req.on('error', reject);
-        }),
-    ),
+    Array.from({ length: count }, () => new StreamReader(url, { headers }).responded(Infinity)),
   );
 }
 
-const countOf = (answers: Answer[], status: number) =>
+const countOf = (answers: StreamReader[], status: number) =>
   answers.filter((a) => a.status === status).length;
 
 describe('connection limits hold under a burst of concurrent stream requests (auth on)', () => {
   let running: RunningApp;
-  let open: Answer[] = [];
+  let open: StreamReader[] = [];
 
   afterEach(async () => {
-    open.forEach((a) => a.req.destroy());
+    open.forEach((a) => a.close());
     open = [];
     await running.close();
   });
@@ -48,7 +41,7 @@ describe('connection limits hold under a burst of concurrent stream requests (au
     running = await start({ MAX_CONNECTIONS_PER_IP: '5', MAX_CONNECTIONS: '10000' });
     const registry = running.app.get(ConnectionRegistry);
     // A token makes every request wait for its (asynchronous) verification before the stream opens.
-    const token = await mintToken(SECRET, { sub: 'ann', subscribe: ['chat:*'] });
+    const token = await signToken(SECRET, { sub: 'ann', subscribe: ['chat:*'] });
     const answers = await burst(`${running.url}/api/chat/lobby`, 300, {
       Authorization: `Bearer ${token}`,
     });
@@ -59,8 +52,8 @@ describe('connection limits hold under a burst of concurrent stream requests (au
     expect(registry.countForIp('127.0.0.1')).toBe(5);
 
     // Closed: every slot comes back, and 5 can open again.
-    open.forEach((a) => a.req.destroy());
-    await waitUntil(() => registry.countForIp('127.0.0.1') === 0, 'the slots to be released');
+    open.forEach((a) => a.close());
+    await until(() => registry.countForIp('127.0.0.1') === 0, 'the slots to be released');
     const again = await burst(`${running.url}/api/chat/lobby`, 20, {
       Authorization: `Bearer ${token}`,
     });
@@ -77,9 +70,9 @@ describe('connection limits hold under a burst of concurrent stream requests (au
     });
     expect(countOf(forged, 401) + countOf(forged, 503)).toBe(100);
     expect(countOf(forged, 401)).toBeGreaterThanOrEqual(5);
-    await waitUntil(() => registry.countForIp('127.0.0.1') === 0, 'failed requests to release');
+    await until(() => registry.countForIp('127.0.0.1') === 0, 'failed requests to release');
 
-    const token = await mintToken(SECRET, { sub: 'ann', subscribe: ['chat:*'] });
+    const token = await signToken(SECRET, { sub: 'ann', subscribe: ['chat:*'] });
     const answers = await burst(`${running.url}/api/chat/lobby`, 300, {
       Authorization: `Bearer ${token}`,
     });
@@ -92,7 +85,7 @@ describe('connection limits hold under a burst of concurrent stream requests (au
   it('negative control: with room for all, the same burst opens all 300 (the burst is concurrent)', async () => {
     running = await start({ MAX_CONNECTIONS_PER_IP: '300', MAX_CONNECTIONS: '10000' });
     const registry = running.app.get(ConnectionRegistry);
-    const token = await mintToken(SECRET, { sub: 'ann', subscribe: ['chat:*'] });
+    const token = await signToken(SECRET, { sub: 'ann', subscribe: ['chat:*'] });
     const answers = await burst(`${running.url}/api/chat/lobby`, 300, {
       Authorization: `Bearer ${token}`,
     });

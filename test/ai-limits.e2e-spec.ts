@@ -1,13 +1,14 @@
 import Redis from 'ioredis';
-import http from 'node:http';
 import { aiOwnerTopic, aiTopic, seedTopic } from '../src/ai/ai-events';
 import { GenerationService } from '../src/ai/generation.service';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { REDIS_KEY_PREFIX } from '../src/event-log/event-log.module';
-import { HttpStream } from './support/ai-client';
+import { signToken } from '../src/scripts/sign-token';
 import { RunningApp, startApp } from './support/app';
-import { mintToken, request, waitUntil } from './support/http';
 import { RedisServer } from './support/redis';
+import { request } from './support/http';
+import { StreamReader } from './support/sse-client';
+import { until } from './support/wait';
 
 const SECRET = 'e2e-ai-limits-secret-0123456789abcdef';
 const CHAT = { messages: [{ role: 'user', content: 'What is SSE?' }] };
@@ -24,15 +25,15 @@ type Store = 'memory' | 'redis';
 
 describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (store) => {
   let running: RunningApp | undefined;
-  const streams: HttpStream[] = [];
+  const streams: StreamReader[] = [];
   const start = async (env: Record<string, string>) => {
     const storeEnv: Record<string, string> =
       store === 'redis' ? { STORE: 'redis', REDIS_URL: redis.url } : {};
     running = await startApp({ ...storeEnv, ...env });
     return running;
   };
-  const stream = (url: string, options?: ConstructorParameters<typeof HttpStream>[1]) => {
-    const s = new HttpStream(url, options);
+  const stream = (url: string, options?: ConstructorParameters<typeof StreamReader>[1]) => {
+    const s = new StreamReader(url, options);
     streams.push(s);
     return s;
   };
@@ -40,8 +41,8 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
   /** Starts a generation with POST; resolves with its status (and id when it started). */
   const post = async (app: RunningApp, headers: Record<string, string> = {}) => {
     const s = stream(`${app.url}/api/ai/chat`, { method: 'POST', body: CHAT, headers });
-    await s.waitFor((x) => x.frames().length > 0 || x.ended, 10_000, 'an answer');
-    return { stream: s, status: s.status, id: s.frames()[0]?.data.generationId };
+    await s.waitFor((x) => x.dataFrames().length > 0 || x.ended, 10_000, 'an answer');
+    return { stream: s, status: s.status, id: s.dataFrames()[0]?.data.generationId };
   };
 
   afterEach(async () => {
@@ -56,8 +57,8 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
       AI_DEMO_TOKEN_MS: '10000',
       AI_MAX_GENERATIONS_PER_USER: '3',
     });
-    const ann = await mintToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
-    const bob = await mintToken(SECRET, { sub: 'bob', publish: ['ai:*'] });
+    const ann = await signToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
+    const bob = await signToken(SECRET, { sub: 'bob', publish: ['ai:*'] });
     // Ten at once from one user: exactly its share starts.
     const burst = await Promise.all(Array.from({ length: 10 }, () => post(app, bearer(ann))));
     const started = burst.filter((r) => r.status === 200);
@@ -95,7 +96,7 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
     expect(await statusFrom('127.0.0.1', `${app.url}/api/ai/chat?message=hi`, 'HEAD')).toBe(200);
     expect(generations.runningCount).toBe(0);
     const got = stream(`${app.url}/api/ai/chat?message=hi`);
-    await got.waitFor((x) => x.frames().length > 0, 10_000, 'the start event');
+    await got.waitFor((x) => x.dataFrames().length > 0, 10_000, 'the start event');
     expect(generations.runningCount).toBe(1);
   });
 
@@ -106,13 +107,13 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
       AI_MAX_GENERATIONS_PER_USER: '100',
     });
     const log = app.app.get<EventLog>(EVENT_LOG);
-    const ann = await mintToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
-    const bob = await mintToken(SECRET, { sub: 'bob', publish: ['ai:*'] });
+    const ann = await signToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
+    const bob = await signToken(SECRET, { sub: 'bob', publish: ['ai:*'] });
     const seed = (token: string, message: string) =>
       `${app.url}/api/ai/chat?message=${encodeURIComponent(message)}&access_token=${token}`;
     const mine = stream(seed(ann, 'secret question'));
-    await mine.waitFor((x) => x.frames().length > 0, 10_000, 'the start event');
-    const lastId = mine.frames()[0]!.id!;
+    await mine.waitFor((x) => x.dataFrames().length > 0, 10_000, 'the start event');
+    const lastId = mine.dataFrames()[0]!.id!;
 
     const reads: string[][] = [];
     const readAfter = log.readAfter.bind(log);
@@ -148,7 +149,7 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
     // Many more generations change nothing about the cost of a miss (negative control of a scan).
     for (let i = 0; i < 20; i++) {
       const other = stream(seed(bob, `question ${i}`));
-      await other.waitFor((x) => x.frames().length > 0, 10_000, 'another start');
+      await other.waitFor((x) => x.dataFrames().length > 0, 10_000, 'another start');
     }
     reads.length = 0;
     expect((await lookup(bob, 'still never asked')).status).toBe(404);
@@ -164,8 +165,8 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
     const app = await start({ AI_RETENTION_MS: '1000', AI_DEMO_TOKEN_MS: '0' });
     const finished = stream(`${app.url}/api/ai/chat?message=short`);
     await finished.waitForEnd();
-    const id = finished.frames()[0]!.data.generationId!;
-    expect(finished.frames().at(-1)!.data).toEqual({ type: 'done' });
+    const id = finished.dataFrames()[0]!.data.generationId!;
+    expect(finished.dataFrames().at(-1)!.data).toEqual({ type: 'done' });
     // Readable at first (a reconnect after the end replays it)...
     const replay = await request(`${app.url}/api/ai/chat/${id}`, 'GET');
     expect(replay.status).toBe(200);
@@ -180,7 +181,11 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
       }
     }
     // ...then gone, seed entry included.
-    await untilStatus(`${app.url}/api/ai/chat/${id}`, 404);
+    const url = `${app.url}/api/ai/chat/${id}`;
+    await until(async () => (await request(url, 'GET')).status === 404, `${url} to answer 404`, {
+      timeoutMs: 20_000,
+      everyMs: 20,
+    });
     const log = app.app.get<EventLog>(EVENT_LOG);
     const seedEntries = await log.readAfter(
       [seedTopic(GenerationService.promptKey('short', undefined))],
@@ -198,38 +203,27 @@ describe.each<Store>(['memory', 'redis'])('AI limits and lookups (STORE=%s)', (s
     if (store === 'redis') {
       const client = new Redis(redis.url);
       try {
-        expect(await client.pttl(`${REDIS_KEY_PREFIX}:topic:${aiTopic(id!)}`)).toBe(-1);
+        expect(await client.pttl(`${REDIS_KEY_PREFIX}:topic:${aiTopic(id)}`)).toBe(-1);
       } finally {
         client.disconnect();
       }
     }
     expect((await request(`${app.url}/api/ai/chat/${id}`, 'DELETE')).status).toBe(202);
-    await waitUntil(() => expire.mock.calls.length > 0, 'the expiry to be set');
-    expect(expire).toHaveBeenCalledWith([aiTopic(id!), aiOwnerTopic(id!)], 1000);
+    await until(() => expire.mock.calls.length > 0, 'the expiry to be set');
+    expect(expire).toHaveBeenCalledWith([aiTopic(id), aiOwnerTopic(id)], 1000);
   });
 });
 
 /** The status of a request sent from `localAddress` (another client address on loopback). */
-function statusFrom(localAddress: string, url: string, method: 'GET' | 'HEAD'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, localAddress, agent: false }, (res) => {
-      resolve(res.statusCode ?? 0);
-      req.destroy();
-    });
-    req.on('error', (error) => {
-      if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(error);
-    });
-    req.end();
-  });
-}
-
-/** Asks `url` until it answers `status` (a bounded wait on a condition, not a sleep). */
-async function untilStatus(url: string, status: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = (await request(url, 'GET')).status;
-    if (got === status) return;
-    if (Date.now() > deadline) throw new Error(`${url} still answers ${got}, not ${status}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+async function statusFrom(
+  localAddress: string,
+  url: string,
+  method: 'GET' | 'HEAD',
+): Promise<number> {
+  const answer = new StreamReader(url, { method, localAddress });
+  try {
+    return (await answer.responded()).status;
+  } finally {
+    answer.close();
   }
 }

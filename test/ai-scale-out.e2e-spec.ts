@@ -2,25 +2,24 @@ import { aiTopic, isTerminal, seedTopic } from '../src/ai/ai-events';
 import { GenerationService } from '../src/ai/generation.service';
 import { demoAnswer } from '../src/ai/providers/demo-ai.provider';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
-import { eventually } from '../src/event-log/event-log.contract';
-import { Frame, HttpStream } from './support/ai-client';
-import { request } from './support/http';
-import { get } from './support/sse-client';
 import { RunningApp, startApp } from './support/app';
 import { FakeOpenAi } from './support/fake-openai';
 import { parseExposition } from './support/metrics';
-import { RecordingEventSource } from './support/sse-client';
 import { RedisServer } from './support/redis';
+import { get, request } from './support/http';
+import { RecordingEventSource, StreamReader } from './support/sse-client';
+import { DataFrame } from './support/sse-frames';
+import { until } from './support/wait';
 
 const TOKENS = ['One', ' two', ' three', ' four', ' five', ' six'];
 const ANSWER = TOKENS.join('');
 
-const contentOf = (frames: Frame[]) =>
+const contentOf = (frames: DataFrame[]) =>
   frames
     .filter((f) => f.data.type === 'chunk')
     .map((f) => f.data.content)
     .join('');
-const chunksOf = (frames: Frame[]) => frames.filter((f) => f.data.type === 'chunk');
+const chunksOf = (frames: DataFrame[]) => frames.filter((f) => f.data.type === 'chunk');
 
 jest.setTimeout(30_000);
 
@@ -47,8 +46,8 @@ describe('AI generations across instances (STORE=redis)', () => {
     apps.push(...pair);
     return pair;
   };
-  const stream = (url: string, options?: ConstructorParameters<typeof HttpStream>[1]) => {
-    const s = new HttpStream(url, options);
+  const stream = (url: string, options?: ConstructorParameters<typeof StreamReader>[1]) => {
+    const s = new StreamReader(url, options);
     cleanups.push(() => s.close());
     return s;
   };
@@ -57,7 +56,7 @@ describe('AI generations across instances (STORE=redis)', () => {
       method: 'POST',
       body: { messages: [{ role: 'user', content }] },
     });
-  const generationIdOf = (s: HttpStream) => s.frames()[0]!.data.generationId!;
+  const generationIdOf = (s: StreamReader) => s.dataFrames()[0]!.data.generationId!;
   const scrape = async (app: RunningApp) => parseExposition((await get(`${app.url}/metrics`)).body);
   const terminalsIn = async (app: RunningApp, generationId: string) => {
     const { events } = await app.app
@@ -83,9 +82,9 @@ describe('AI generations across instances (STORE=redis)', () => {
     const [a, b] = await startPair();
     const onA = postChat(a, 'count to six');
     await fake.waitForHold();
-    await onA.waitFor((s) => chunksOf(s.frames()).length === 3, 10_000, 'three chunks on A');
+    await onA.waitFor((s) => chunksOf(s.dataFrames()).length === 3, 10_000, 'three chunks on A');
     const generationId = generationIdOf(onA);
-    const lastId = onA.frames()[3]!.id!;
+    const lastId = onA.dataFrames()[3]!.id!;
     onA.close();
 
     const onB = stream(`${b.url}/api/ai/chat/${generationId}`, {
@@ -94,10 +93,10 @@ describe('AI generations across instances (STORE=redis)', () => {
     await onB.waitFor((s) => s.status !== 0, 10_000, 'B to open');
     fake.release();
     await onB.waitForEnd();
-    const rest = onB.frames();
+    const rest = onB.dataFrames();
     expect(rest.map((f) => f.data.type)).toEqual(['chunk', 'chunk', 'chunk', 'done']);
     expect(rest.every((f) => Number(f.id) > Number(lastId))).toBe(true);
-    expect(contentOf(onA.frames()) + contentOf(rest)).toBe(ANSWER);
+    expect(contentOf(onA.dataFrames()) + contentOf(rest)).toBe(ANSWER);
     expect(fake.requests).toHaveLength(1);
     expect(await terminalsIn(b, generationId)).toEqual([{ type: 'done' }]);
   });
@@ -169,8 +168,8 @@ describe('AI generations across instances (STORE=redis)', () => {
     const seed = (app: RunningApp) =>
       `${app.url}/api/ai/chat?message=${encodeURIComponent('count to six')}`;
     const onA = stream(seed(a));
-    await onA.waitFor((s) => chunksOf(s.frames()).length === 2, 10_000, 'two chunks on A');
-    const lastId = onA.frames()[2]!.id!;
+    await onA.waitFor((s) => chunksOf(s.dataFrames()).length === 2, 10_000, 'two chunks on A');
+    const lastId = onA.dataFrames()[2]!.id!;
     onA.close();
 
     const onB = stream(seed(b), { headers: { 'Last-Event-ID': lastId } });
@@ -178,8 +177,8 @@ describe('AI generations across instances (STORE=redis)', () => {
     expect(onB.status).toBe(200);
     fake.release();
     await onB.waitForEnd();
-    expect(contentOf(onA.frames()) + contentOf(onB.frames())).toBe(ANSWER);
-    expect(onB.frames().at(-1)!.data).toEqual({ type: 'done' });
+    expect(contentOf(onA.dataFrames()) + contentOf(onB.dataFrames())).toBe(ANSWER);
+    expect(onB.dataFrames().at(-1)!.data).toEqual({ type: 'done' });
     expect(fake.requests).toHaveLength(1);
     // Another message, or an id of no generation of this one: 404, nothing started.
     const other = await request(`${b.url}/api/ai/chat?message=other`, 'GET', {
@@ -200,9 +199,9 @@ describe('AI generations across instances (STORE=redis)', () => {
     const [a, b] = await startPair();
     const onA = postChat(a, 'count to six');
     await fake.waitForHold();
-    const generationId = (await onA.waitFor((s) => s.frames().length > 0), generationIdOf(onA));
+    const generationId = (await onA.waitFor((s) => s.dataFrames().length > 0), generationIdOf(onA));
     const onB = stream(`${b.url}/api/ai/chat/${generationId}`);
-    await onB.waitFor((s) => chunksOf(s.frames()).length === 2, 10_000, 'two chunks on B');
+    await onB.waitFor((s) => chunksOf(s.dataFrames()).length === 2, 10_000, 'two chunks on B');
 
     const cancelled = await request(`${b.url}/api/ai/chat/${generationId}`, 'DELETE');
     expect(cancelled.status).toBe(202);
@@ -210,13 +209,15 @@ describe('AI generations across instances (STORE=redis)', () => {
     await fake.waitForAborts(1);
     await Promise.all([onA.waitForEnd(), onB.waitForEnd()]);
     for (const s of [onA, onB]) {
-      expect(s.frames().at(-1)!.data).toEqual({
+      expect(s.dataFrames().at(-1)!.data).toEqual({
         type: 'error',
         message: 'cancelled',
         reason: 'cancelled',
       });
     }
-    await eventually(() => a.app.get(GenerationService).runningCount === 0, 'A to stop', 10_000);
+    await until(() => a.app.get(GenerationService).runningCount === 0, 'A to stop', {
+      timeoutMs: 10_000,
+    });
     expect(await terminalsIn(a, generationId)).toEqual([
       { type: 'error', message: 'cancelled', reason: 'cancelled' },
     ]);
@@ -236,17 +237,17 @@ describe('AI generations across instances (STORE=redis)', () => {
     fake.behaviour = { kind: 'tokens', tokens: TOKENS, holdAfter: 2 };
     const [a, b] = await startPair({ AI_DETACH_GRACE_MS: '100' });
     const onA = postChat(a, 'count to six');
-    await onA.waitFor((s) => s.frames().length > 0, 10_000, 'start on A');
+    await onA.waitFor((s) => s.dataFrames().length > 0, 10_000, 'start on A');
     const generationId = generationIdOf(onA);
     onA.close();
     const onB = stream(`${b.url}/api/ai/chat/${generationId}`);
-    await onB.waitFor((s) => chunksOf(s.frames()).length === 2, 10_000, 'two chunks on B');
+    await onB.waitFor((s) => chunksOf(s.dataFrames()).length === 2, 10_000, 'two chunks on B');
     onB.close();
 
     await fake.waitForAborts(1);
     const replay = stream(`${b.url}/api/ai/chat/${generationId}`);
     await replay.waitForEnd();
-    expect(replay.frames().at(-1)!.data).toMatchObject({ type: 'error', reason: 'abandoned' });
+    expect(replay.dataFrames().at(-1)!.data).toMatchObject({ type: 'error', reason: 'abandoned' });
     expect((await scrape(a)).get('rivulet_ai_aborts_total{reason="detached"}')).toBe(1);
   });
 });
@@ -280,21 +281,21 @@ describe('AI reader presence across instances (STORE=redis, demo model)', () => 
     const b = await startApp(env);
     apps.push(b);
     const prompt = 'What is SSE?';
-    const onA = new HttpStream(`${a.url}/api/ai/chat`, {
+    const onA = new StreamReader(`${a.url}/api/ai/chat`, {
       method: 'POST',
       body: { messages: [{ role: 'user', content: prompt }] },
     });
     cleanups.push(() => onA.close());
-    await onA.waitFor((s) => s.frames().length > 0, 10_000, 'start on A');
-    const start = onA.frames()[0]!;
+    await onA.waitFor((s) => s.dataFrames().length > 0, 10_000, 'start on A');
+    const start = onA.dataFrames()[0]!;
     onA.close();
 
-    const onB = new HttpStream(`${b.url}/api/ai/chat/${start.data.generationId}`, {
+    const onB = new StreamReader(`${b.url}/api/ai/chat/${start.data.generationId}`, {
       headers: { 'Last-Event-ID': start.id! },
     });
     cleanups.push(() => onB.close());
     await onB.waitForEnd(20_000);
-    const frames = onB.frames();
+    const frames = onB.dataFrames();
     expect(frames.at(-1)!.data).toEqual({ type: 'done' });
     expect(contentOf(frames)).toBe(demoAnswer([{ role: 'user', content: prompt }]));
     const [metricsA, metricsB] = [

@@ -1,10 +1,10 @@
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
 import { randomUUID } from 'node:crypto';
 import { FakeOpenAi } from './support/fake-openai';
-import { request } from './support/http';
 import { parseExposition } from './support/metrics';
 import { RedisServer } from './support/redis';
 import { startTopology, type Topology } from './support/topology';
+import { request } from './support/http';
 
 /**
  * The deployed shape: two app processes on one real Redis behind the real nginx with the reference

@@ -1,12 +1,13 @@
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
-import { SignJWT } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { aiTopic } from '../src/ai/ai-events';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
+import { signToken } from '../src/scripts/sign-token';
 import { RunningApp, startApp } from './support/app';
 import { FakeOpenAi } from './support/fake-openai';
-import { JsonResponse, mintToken, request } from './support/http';
 import { RedisServer } from './support/redis';
+import { parseFrames } from './support/sse-frames';
+import { JsonResponse, request } from './support/http';
 
 /**
  * The AI SDK's own client code (`ai` 6: DefaultChatTransport and readUIMessageStream, as useChat runs
@@ -153,10 +154,9 @@ describe.each([['memory'], ['redis']] as const)('AI SDK chats on STORE=%s', (sto
     expect(res.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const body = await res.text();
-    const data = body
-      .split('\n')
-      .filter((line) => line.startsWith('data: '))
-      .map((line) => line.slice('data: '.length));
+    const data = parseFrames(body).flatMap((frame) =>
+      frame.data === undefined ? [] : [frame.data],
+    );
     expect(data[data.length - 1]).toBe('[DONE]');
     const parts = data.slice(0, -1).map((d) => JSON.parse(d));
     expect(parts.map((p) => p.type)).toEqual([
@@ -422,18 +422,15 @@ describe('AI SDK chats with AUTH_JWT_SECRET', () => {
       AI_BASE_URL: fake.baseUrl,
       AI_MODEL: 'fake-model',
     });
-    ann = await mintToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
-    bob = await mintToken(SECRET, { sub: 'bob' });
-    carol = await mintToken(SECRET, { sub: 'carol', publish: ['ai:*'] });
+    ann = await signToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
+    bob = await signToken(SECRET, { sub: 'bob' });
+    carol = await signToken(SECRET, { sub: 'carol', publish: ['ai:*'] });
     // Whatever AiAccessService accepts for every generation: the scopes, and the admin claim.
-    admin = await new SignJWT({
-      rivulet: { subscribe: ['ai:*'], publish: ['ai:*'], admin: true },
-    })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('root')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(SECRET));
+    admin = await signToken(
+      SECRET,
+      { sub: 'root', subscribe: ['ai:*'], publish: ['ai:*'], admin: true },
+      '5m',
+    );
   });
   afterAll(async () => {
     await app.close();
@@ -502,7 +499,7 @@ describe('AI SDK chats with AUTH_JWT_SECRET', () => {
     };
     const none = await request(`${app.url}/api/ai/sdk/chat`, 'POST', { body });
     expect(none.status).toBe(401);
-    const reader = await mintToken(SECRET, { sub: 'eve', subscribe: ['ai:*'] });
+    const reader = await signToken(SECRET, { sub: 'eve', subscribe: ['ai:*'] });
     const denied = await request(`${app.url}/api/ai/sdk/chat`, 'POST', {
       body,
       headers: bearer(reader),

@@ -1,11 +1,11 @@
 import { GenerationService } from '../src/ai/generation.service';
 import { demoAnswer } from '../src/ai/providers/demo-ai.provider';
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
-import { dataFrames, Frame, HttpStream } from './support/ai-client';
-import { request } from './support/http';
 import { startApp, RunningApp } from './support/app';
 import { FakeOpenAi } from './support/fake-openai';
-import { RecordingEventSource } from './support/sse-client';
+import { request } from './support/http';
+import { RecordingEventSource, StreamReader } from './support/sse-client';
+import { DataFrame, dataFrames } from './support/sse-frames';
 
 const TOKENS = ['The', ' quick', ' brown', ' fox', ' jumps', ' over', ' the', ' lazy', ' dog', '.'];
 const ANSWER = TOKENS.join('');
@@ -33,8 +33,8 @@ describe('AI answers (/api/ai/chat)', () => {
     });
     return running;
   };
-  const stream = (url: string, options?: ConstructorParameters<typeof HttpStream>[1]) => {
-    const s = new HttpStream(url, options);
+  const stream = (url: string, options?: ConstructorParameters<typeof StreamReader>[1]) => {
+    const s = new StreamReader(url, options);
     cleanups.push(() => s.close());
     return s;
   };
@@ -43,7 +43,7 @@ describe('AI answers (/api/ai/chat)', () => {
     cleanups.push(() => es.close());
     return es;
   };
-  const ended = (s: HttpStream) => s.waitForEnd();
+  const ended = (s: StreamReader) => s.waitForEnd();
 
   beforeEach(async () => {
     fake = await new FakeOpenAi().start();
@@ -66,7 +66,7 @@ describe('AI answers (/api/ai/chat)', () => {
       await ended(s);
       expect(s.status).toBe(200);
       expect(s.headers['content-type']).toMatch(/^text\/event-stream/);
-      const frames = s.frames();
+      const frames = s.dataFrames();
       expect(frames[0]!.data).toEqual({
         type: 'start',
         generationId: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -102,12 +102,12 @@ describe('AI answers (/api/ai/chat)', () => {
       const s = stream(`${app.url}/api/ai/chat`, { method: 'POST', body: { messages } });
       await ended(s);
       expect(s.status).toBe(200);
-      expect(s.frames().map((f) => f.data.type)).toEqual([
+      expect(s.dataFrames().map((f) => f.data.type)).toEqual([
         'start',
         ...TOKENS.map(() => 'chunk'),
         'done',
       ]);
-      expect(contentOf(s.frames())).toBe(ANSWER);
+      expect(contentOf(s.dataFrames())).toBe(ANSWER);
       expect(fake.requests[0]!.body.messages).toEqual(messages);
     });
 
@@ -134,8 +134,8 @@ describe('AI answers (/api/ai/chat)', () => {
       });
       // 3) A seed client resumes the seed URL with ?lastEventId= (clients that cannot set headers).
       const byQuery = stream(`${seedUrl}&lastEventId=${midId}`);
-      await byId.waitFor((s) => s.frames().length >= 2, 10_000, 'replay by id');
-      await byQuery.waitFor((s) => s.frames().length >= 2, 10_000, 'replay by query');
+      await byId.waitFor((s) => s.dataFrames().length >= 2, 10_000, 'replay by id');
+      await byQuery.waitFor((s) => s.dataFrames().length >= 2, 10_000, 'replay by query');
       fake.release();
       await es.waitFor((e) => e.some((x) => x.json?.type === 'done'), 10_000, 'done');
       await Promise.all([ended(byId), ended(byQuery)]);
@@ -151,11 +151,11 @@ describe('AI answers (/api/ai/chat)', () => {
       expect(contentOf(es.events)).toBe(ANSWER);
       // The resumed readers get exactly what follows their id.
       for (const s of [byId, byQuery]) {
-        expect(s.frames().map((f) => f.data.type)).toEqual([
+        expect(s.dataFrames().map((f) => f.data.type)).toEqual([
           ...TOKENS.slice(2).map(() => 'chunk'),
           'done',
         ]);
-        expect(contentOf(s.frames())).toBe(TOKENS.slice(2).join(''));
+        expect(contentOf(s.dataFrames())).toBe(TOKENS.slice(2).join(''));
       }
       expect(fake.requests).toHaveLength(1);
 
@@ -179,14 +179,14 @@ describe('AI answers (/api/ai/chat)', () => {
         body: { messages: [{ role: 'user', content: 'hi' }] },
       });
       await fake.waitForHold();
-      await post.waitFor((s) => s.frames().length >= 1, 10_000, 'start');
-      const generationId = post.frames()[0]!.data.generationId as string;
+      await post.waitFor((s) => s.dataFrames().length >= 1, 10_000, 'start');
+      const generationId = post.dataFrames()[0]!.data.generationId as string;
       const es = eventSource(`${app.url}/api/ai/chat/${generationId}`);
       await es.waitFor((e) => e.length >= 4, 10_000, 'replay');
       fake.release();
       await ended(post);
       await es.waitFor((e) => e.some((x) => x.json?.type === 'done'), 10_000, 'done');
-      const fromPost = post.frames().map((f: Frame) => [f.id, f.data]);
+      const fromPost = post.dataFrames().map((f: DataFrame) => [f.id, f.data]);
       const fromGet = es.events.map((x) => [x.lastEventId, x.json]);
       expect(fromGet).toEqual(fromPost);
       expect(fake.requests).toHaveLength(1);
@@ -196,15 +196,15 @@ describe('AI answers (/api/ai/chat)', () => {
       fake.behaviour = { kind: 'tokens', tokens: TOKENS, holdAfter: 2 };
       const app = await start({ AI_DETACH_GRACE_MS: '50' });
       const s = stream(`${app.url}/api/ai/chat?message=bye`);
-      await s.waitFor((x) => x.frames().length >= 3, 10_000, 'two chunks');
-      const generationId = s.frames()[0]!.data.generationId as string;
+      await s.waitFor((x) => x.dataFrames().length >= 3, 10_000, 'two chunks');
+      const generationId = s.dataFrames()[0]!.data.generationId as string;
       s.close();
       await fake.waitForAborts(1);
       expect(fake.requests[0]!.aborted).toBe(true);
       // The generation ended with an error event, so a late reader gets the beginning and the end.
       const late = stream(`${app.url}/api/ai/chat/${generationId}`);
       await ended(late);
-      const frames = late.frames();
+      const frames = late.dataFrames();
       expect(frames.map((f) => f.data.type)).toEqual(['start', 'chunk', 'chunk', 'error']);
       expect(frames[3]!.data).toEqual({ type: 'error', message: 'abandoned', reason: 'abandoned' });
       expect(app.app.get(GenerationService).runningCount).toBe(0);
@@ -214,15 +214,15 @@ describe('AI answers (/api/ai/chat)', () => {
       fake.behaviour = { kind: 'stall' };
       const app = await start();
       const s = stream(`${app.url}/api/ai/chat?message=wait`);
-      await s.waitFor((x) => x.frames().length >= 1, 10_000, 'start');
+      await s.waitFor((x) => x.dataFrames().length >= 1, 10_000, 'start');
       await fake.waitForRequests(1);
-      const generationId = s.frames()[0]!.data.generationId as string;
+      const generationId = s.dataFrames()[0]!.data.generationId as string;
       const cancelled = await request(`${app.url}/api/ai/chat/${generationId}`, 'DELETE');
       expect(cancelled.status).toBe(202);
       expect(cancelled.json).toEqual({ generationId, status: 'cancelled' });
       await fake.waitForAborts(1);
       await ended(s);
-      expect(s.frames().map((f) => f.data)).toEqual([
+      expect(s.dataFrames().map((f) => f.data)).toEqual([
         { type: 'start', generationId },
         { type: 'error', message: 'cancelled', reason: 'cancelled' },
       ]);
@@ -242,7 +242,7 @@ describe('AI answers (/api/ai/chat)', () => {
       const app = await start();
       const s = stream(`${app.url}/api/ai/chat?message=x`);
       await ended(s);
-      const frames = s.frames();
+      const frames = s.dataFrames();
       expect(frames.map((f) => f.data.type)).toEqual(['start', 'chunk', 'error']);
       expect(frames[2]!.data).toEqual({
         type: 'error',
@@ -263,7 +263,7 @@ describe('AI answers (/api/ai/chat)', () => {
       const app = await start();
       const s = stream(`${app.url}/api/ai/chat?message=x`);
       await ended(s);
-      expect(s.frames().map((f) => f.data)).toEqual([
+      expect(s.dataFrames().map((f) => f.data)).toEqual([
         { type: 'start', generationId: expect.any(String) },
         { type: 'error', message: 'The AI provider answered HTTP 401', reason: 'upstream' },
       ]);
@@ -275,7 +275,7 @@ describe('AI answers (/api/ai/chat)', () => {
       const app = await start();
       const s = stream(`${app.url}/api/ai/chat?message=x`);
       await ended(s);
-      const last = s.frames().pop()!;
+      const last = s.dataFrames().pop()!;
       expect(last.data).toEqual({
         type: 'error',
         message: 'The AI provider sent a malformed chunk',
@@ -288,7 +288,7 @@ describe('AI answers (/api/ai/chat)', () => {
       const app = await start({ AI_TIMEOUT_MS: '200' });
       const s = stream(`${app.url}/api/ai/chat?message=x`);
       await ended(s);
-      expect(s.frames().pop()!.data).toEqual({
+      expect(s.dataFrames().pop()!.data).toEqual({
         type: 'error',
         message: 'The AI provider sent nothing for 200 ms',
         reason: 'timeout',
@@ -300,7 +300,7 @@ describe('AI answers (/api/ai/chat)', () => {
       fake.behaviour = { kind: 'stall' };
       const app = await start({ AI_MAX_GENERATIONS: '1' });
       const first = stream(`${app.url}/api/ai/chat?message=one`);
-      await first.waitFor((x) => x.frames().length >= 1, 10_000, 'start');
+      await first.waitFor((x) => x.dataFrames().length >= 1, 10_000, 'start');
       const second = await request(`${app.url}/api/ai/chat`, 'POST', {
         body: { messages: [{ role: 'user', content: 'two' }] },
       });
@@ -315,7 +315,7 @@ describe('AI answers (/api/ai/chat)', () => {
       const app = await start({ AI_PROVIDER: 'demo', AI_DEMO_TOKEN_MS: '1' });
       const s = stream(`${app.url}/api/ai/chat?message=${encodeURIComponent('What is SSE?')}`);
       await ended(s);
-      const frames = s.frames();
+      const frames = s.dataFrames();
       expect(frames.filter((f) => f.data.type === 'chunk').length).toBeGreaterThan(10);
       expect(contentOf(frames)).toBe(demoAnswer([{ role: 'user', content: 'What is SSE?' }]));
       expect(frames.pop()!.data).toEqual({ type: 'done' });
@@ -326,7 +326,7 @@ describe('AI answers (/api/ai/chat)', () => {
       const app = await start({ AI_PROVIDER: 'demo', AI_DEMO_TOKEN_MS: '1' });
       const s = stream(`${app.url}/api/ai/chat?message=hello&pace=char`);
       await ended(s);
-      const chars = s.frames().filter((f) => f.data.type === 'chunk');
+      const chars = s.dataFrames().filter((f) => f.data.type === 'chunk');
       const answer = demoAnswer([{ role: 'user', content: 'hello' }]);
       expect(chars.map((f) => f.data.content).join('')).toBe(answer);
       expect(chars.every((f) => Array.from(f.data.content as string).length === 1)).toBe(true);
@@ -336,14 +336,14 @@ describe('AI answers (/api/ai/chat)', () => {
       expect(withIds.length).toBeLessThan(chars.length);
 
       // Resuming char-paced after a chunk id continues with the right index.
-      const generationId = s.frames()[0]!.data.generationId as string;
+      const generationId = s.dataFrames()[0]!.data.generationId as string;
       const resumeAt = withIds[2]!;
       const resumed = stream(`${app.url}/api/ai/chat/${generationId}?pace=char`, {
         headers: { 'Last-Event-ID': resumeAt.id! },
       });
       await ended(resumed);
       const resumeIndex = resumeAt.data.index!;
-      const rest = resumed.frames().filter((f) => f.data.type === 'chunk');
+      const rest = resumed.dataFrames().filter((f) => f.data.type === 'chunk');
       expect(rest[0]!.data.index).toBe(resumeIndex + 1);
       expect(rest.map((f) => f.data.content).join('')).toBe(
         Array.from(answer)

@@ -5,6 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { RunningApp, startApp } from './support/app';
 import { launchChromium, trackPageErrors } from './support/browser';
 import { parseExposition } from './support/metrics';
+import { until } from './support/wait';
 
 /**
  * One connection for all tabs: the chat page's RivuletTopics (public/rivulet-client.js) in real
@@ -46,13 +47,8 @@ describe('chat tabs sharing one stream (Web Locks leader, BroadcastChannel fan-o
   };
 
   /** Polls until the condition holds (the server's gauge has no push): fails after 15 s with `what`. */
-  const eventually = async (what: string, condition: () => Promise<boolean>): Promise<void> => {
-    const deadline = Date.now() + 15_000;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+  const eventually = (what: string, condition: () => Promise<boolean>): Promise<void> =>
+    until(condition, what, { timeoutMs: 15_000, everyMs: 50 });
 
   const openTab = async (query: string): Promise<Page> => {
     const page = await context.newPage();

@@ -1,12 +1,12 @@
 import { compareIds } from '../src/event-log/event-log';
-import { eventually } from '../src/event-log/event-log.contract';
 import { REDIS_KEY_PREFIX } from '../src/event-log/event-log.module';
 import { LogSink, RedisStreamsEventLog } from '../src/event-log/redis-streams-event-log';
 import { AppProcess, buildAppOnce } from './support/app-process';
 import { RunningNginx, startNginx } from './support/nginx';
-import { postUntilAccepted } from './support/publish';
 import { RedisServer } from './support/redis';
+import { postUntilAccepted } from './support/http';
 import { ReceivedEvent, RecordingEventSource } from './support/sse-client';
+import { Changes, until } from './support/wait';
 
 /**
  * Chaos through the real nginx, bounded in time: 3 app processes on one persistent Redis behind the
@@ -109,6 +109,7 @@ describe('chaos behind nginx: replicas killed and restarted, Redis restarted, no
     // or Redis is away is retried until it is acknowledged, and its id recorded.
     const acked: Record<string, string[]> = { t1: [], t2: [], t3: [] };
     let published = 0;
+    const progress = new Changes();
     let publishing = true;
     const publishLoop = (async () => {
       for (let n = 0; publishing && n < 5000; n++) {
@@ -117,18 +118,21 @@ describe('chaos behind nginx: replicas killed and restarted, Redis restarted, no
         expect(answer.status).toBe(202);
         acked[topic]!.push((answer.json as { id: string }).id);
         published++;
+        progress.notify();
         await new Promise((resolve) => setTimeout(resolve, 5)); // a steady publishing rate
       }
     })();
     const publishedMore = (count: number) => {
       const target = published + count;
-      return eventually(() => published >= target, `${count} more acknowledged publishes`, 20_000);
+      return progress.until(() => published >= target, `${count} more acknowledged publishes`, {
+        timeoutMs: 20_000,
+      });
     };
 
     // A replica restarted on its port is back in nginx's rotation once nginx sends it requests
     // again (after fail_timeout): its access log shows a publish answered by that port.
     const backInRotation = (victim: AppProcess, logMark: number) =>
-      eventually(
+      until(
         () =>
           nginx!
             .logs()
@@ -140,7 +144,7 @@ describe('chaos behind nginx: replicas killed and restarted, Redis restarted, no
                 `127.0.0.1:${victim.port}`,
             ),
         `nginx to send requests to the restarted replica on port ${victim.port}`,
-        20_000,
+        { timeoutMs: 20_000 },
       );
     const killAndRestart = async (victim: AppProcess) => {
       await victim.stop('SIGKILL');

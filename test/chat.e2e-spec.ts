@@ -1,7 +1,8 @@
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
+import { signToken } from '../src/scripts/sign-token';
 import { startApp, RunningApp } from './support/app';
-import { mintToken, post } from './support/http';
-import { get, RecordingEventSource } from './support/sse-client';
+import { get, post } from './support/http';
+import { RecordingEventSource } from './support/sse-client';
 
 describe('chat rooms: GET /api/chat/:roomId, POST /api/chat/:roomId/message', () => {
   let running: RunningApp;
@@ -95,11 +96,11 @@ describe('chat rooms: GET /api/chat/:roomId, POST /api/chat/:roomId/message', ()
       const reader = open(`${running.url}/api/chat/lobby`);
       await reader.waitForOpen();
       expect((await say('lobby', 'anon', 'hi')).status).toBe(401);
-      const other = await mintToken(secret, { sub: 'ann', publish: ['chat:other'] });
+      const other = await signToken(secret, { sub: 'ann', publish: ['chat:other'] });
       expect((await say('lobby', 'ann', 'hi', { Authorization: `Bearer ${other}` })).status).toBe(
         403,
       );
-      const token = await mintToken(secret, { sub: 'ann', publish: ['chat:*'] });
+      const token = await signToken(secret, { sub: 'ann', publish: ['chat:*'] });
       expect((await say('lobby', 'ann', 'hi', { Authorization: `Bearer ${token}` })).status).toBe(
         201,
       );

@@ -1,23 +1,12 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { runToExit } from './support/app-process';
 
 /** Runs src/main.ts the way `npm start` runs dist/main.js, with a given environment. */
-function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', 'src', 'main.ts')],
-      {
-        env: { PATH: process.env.PATH ?? '', ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
+const runMain = (env: Record<string, string>) =>
+  runToExit(
+    ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', 'src', 'main.ts')],
+    env,
+  );
 
 describe('start-up configuration', () => {
   it.each([

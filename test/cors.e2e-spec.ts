@@ -1,20 +1,5 @@
-import http from 'node:http';
 import { startApp, RunningApp } from './support/app';
-
-function request(
-  url: string,
-  method: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { request } from './support/http';
 
 describe('CORS', () => {
   describe('with exact origins and credentials', () => {
@@ -29,9 +14,12 @@ describe('CORS', () => {
 
     it('answers a preflight from an allowed origin, allowing Last-Event-ID and Authorization', async () => {
       const res = await request(`${running.url}/events`, 'OPTIONS', {
-        Origin: 'https://app.example',
-        'Access-Control-Request-Method': 'GET',
-        'Access-Control-Request-Headers': 'last-event-id,authorization,cache-control,content-type',
+        headers: {
+          Origin: 'https://app.example',
+          'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers':
+            'last-event-id,authorization,cache-control,content-type',
+        },
       });
       expect(res.status).toBe(204);
       expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
@@ -45,20 +33,26 @@ describe('CORS', () => {
 
     it('gives a disallowed origin no Access-Control-Allow-Origin, on preflight and on the stream', async () => {
       const preflight = await request(`${running.url}/events`, 'OPTIONS', {
-        Origin: 'https://evil.example',
-        'Access-Control-Request-Method': 'GET',
-        'Access-Control-Request-Headers': 'last-event-id',
+        headers: {
+          Origin: 'https://evil.example',
+          'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers': 'last-event-id',
+        },
       });
       expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
       const simple = await request(`${running.url}/api/stream?text=a`, 'GET', {
-        Origin: 'https://app.example.evil.com',
+        headers: {
+          Origin: 'https://app.example.evil.com',
+        },
       });
       expect(simple.headers['access-control-allow-origin']).toBeUndefined();
     });
 
     it('puts the allowed origin on the event stream itself', async () => {
       const res = await request(`${running.url}/api/stream?text=ab`, 'GET', {
-        Origin: 'http://localhost:5173',
+        headers: {
+          Origin: 'http://localhost:5173',
+        },
       });
       expect(res.status).toBe(200);
       expect(res.headers['access-control-allow-origin']).toBe('http://localhost:5173');
@@ -75,8 +69,10 @@ describe('CORS', () => {
 
     it('allows any origin without credentials', async () => {
       const res = await request(`${running.url}/events`, 'OPTIONS', {
-        Origin: 'https://anywhere.example',
-        'Access-Control-Request-Method': 'GET',
+        headers: {
+          Origin: 'https://anywhere.example',
+          'Access-Control-Request-Method': 'GET',
+        },
       });
       expect(res.headers['access-control-allow-origin']).toBe('*');
       expect(res.headers['access-control-allow-credentials']).toBeUndefined();
@@ -92,8 +88,10 @@ describe('CORS', () => {
 
     it('allows no cross-origin caller', async () => {
       const res = await request(`${running.url}/events`, 'OPTIONS', {
-        Origin: 'https://app.example',
-        'Access-Control-Request-Method': 'GET',
+        headers: {
+          Origin: 'https://app.example',
+          'Access-Control-Request-Method': 'GET',
+        },
       });
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
     });

@@ -17,7 +17,7 @@ import {
   type ComposeModel,
   type Stage,
 } from './support/deploy-files';
-import { freePort } from './support/nginx';
+import { freePort } from './support/ports';
 
 /**
  * The deployment files checked without a Docker engine: docker-compose validates the compose file

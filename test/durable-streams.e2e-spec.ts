@@ -1,7 +1,7 @@
 import { DurableStream, IdempotentProducer, type JsonBatch } from '@durable-streams/client';
+import { signToken } from '../src/scripts/sign-token';
 import { AppProcess, buildAppOnce } from './support/app-process';
 import { startApp, type RunningApp } from './support/app';
-import { mintToken } from './support/http';
 import { RedisServer } from './support/redis';
 import { startTopology, type Topology } from './support/topology';
 
@@ -190,11 +190,11 @@ describe('Durable Streams with the official client', () => {
     });
 
     it('a token scoped to orders/* reads /v1/stream/orders/1 and gets 403 on /v1/stream/payroll/1', async () => {
-      const writer = await mintToken(SECRET, {
+      const writer = await signToken(SECRET, {
         sub: 'svc',
         streams: { write: ['orders/*', 'payroll/*'] },
       });
-      const reader = await mintToken(SECRET, { sub: 'ann', streams: { read: ['orders/*'] } });
+      const reader = await signToken(SECRET, { sub: 'ann', streams: { read: ['orders/*'] } });
       for (const path of ['orders/1', 'payroll/1']) {
         const created = await fetch(`${app.url}/v1/stream/${path}`, {
           method: 'PUT',
@@ -241,7 +241,7 @@ describe('Durable Streams with the official client', () => {
       expect(sse.status).toBe(401);
       expect(sse.headers.get('content-type')).toContain('application/json');
 
-      const writer = await mintToken(SECRET, { sub: 'svc', streams: { write: ['public/*'] } });
+      const writer = await signToken(SECRET, { sub: 'svc', streams: { write: ['public/*'] } });
       await fetch(`${app.url}/v1/stream/public/news`, {
         method: 'PUT',
         headers: { Authorization: `Bearer ${writer}`, 'Content-Type': 'text/plain' },
@@ -260,7 +260,7 @@ describe('Durable Streams with the official client', () => {
     });
 
     it('a forged token is 401 and a body over DURABLE_MAX_BODY_BYTES is 413 (never truncated)', async () => {
-      const forged = await mintToken('another-secret-0123456789abcdef0123', {
+      const forged = await signToken('another-secret-0123456789abcdef0123', {
         streams: { read: ['*'] },
       });
       const res = await fetch(`${app.url}/v1/stream/orders/1`, {
@@ -268,7 +268,7 @@ describe('Durable Streams with the official client', () => {
       });
       expect(res.status).toBe(401);
 
-      const writer = await mintToken(SECRET, {
+      const writer = await signToken(SECRET, {
         sub: 'svc',
         streams: { write: ['orders/*'], read: ['orders/*'] },
       });

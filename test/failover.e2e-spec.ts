@@ -1,18 +1,12 @@
 import { LogEvent } from '../src/event-log/event-log';
-import { eventually } from '../src/event-log/event-log.contract';
 import { REDIS_KEY_PREFIX } from '../src/event-log/event-log.module';
 import { LogSink, RedisStreamsEventLog } from '../src/event-log/redis-streams-event-log';
 import { AppProcess, buildAppOnce } from './support/app-process';
 import { RunningNginx, startNginx } from './support/nginx';
-import { postUntilAccepted } from './support/publish';
 import { RedisServer } from './support/redis';
-import {
-  get,
-  RawResponse,
-  RawStream,
-  ReceivedEvent,
-  RecordingEventSource,
-} from './support/sse-client';
+import { get, JsonResponse, postUntilAccepted } from './support/http';
+import { ReceivedEvent, RecordingEventSource, StreamReader } from './support/sse-client';
+import { Changes } from './support/wait';
 
 /**
  * Failover on SIGTERM behind the real nginx: two app processes on one Redis, clients of every
@@ -76,7 +70,7 @@ describe('failover on SIGTERM behind nginx', () => {
   let nginx: RunningNginx | undefined;
   const instances: AppProcess[] = [];
   const clients: Array<{ kind: StreamKind; client: RecordingEventSource }> = [];
-  const raws: RawStream[] = [];
+  const raws: StreamReader[] = [];
   let checker: RedisStreamsEventLog | undefined;
   let entry: string;
 
@@ -129,7 +123,7 @@ describe('failover on SIGTERM behind nginx', () => {
     }
     // Two raw readers to see the exact last frame the draining instance sends through nginx.
     for (let n = 0; n < 2; n++) {
-      const raw = new RawStream(withResume('/api/events?topic=x'));
+      const raw = new StreamReader(withResume('/api/events?topic=x'));
       raws.push(raw);
       await raw.waitFor((r) => r.frames().length > 0, 10_000, 'the opening frame');
     }
@@ -138,6 +132,7 @@ describe('failover on SIGTERM behind nginx', () => {
     // (`ticker` is written by the instances' own leader-elected ticker, every TICKER_INTERVAL_MS.)
     const acked: Record<string, string[]> = { topics: [], notifications: [], chat: [], ticker: [] };
     let rounds = 0;
+    const progress = new Changes();
     let publishing = true;
     const publishLoop = (async () => {
       for (let n = 0; publishing && n < 2000; n++) {
@@ -155,16 +150,19 @@ describe('failover on SIGTERM behind nginx', () => {
           acked[name]!.push((results[i]!.json as { id: string }).id),
         );
         rounds++;
+        progress.notify();
         await new Promise((resolve) => setTimeout(resolve, 10)); // a steady publishing rate
       }
     })();
     const moreRounds = (count: number) => {
       const target = rounds + count;
-      return eventually(() => rounds >= target, `${count} more publishing rounds`, 20_000);
+      return progress.until(() => rounds >= target, `${count} more publishing rounds`, {
+        timeoutMs: 20_000,
+      });
     };
 
     let exit: Awaited<ReturnType<AppProcess['stop']>>;
-    let ready: RawResponse | undefined;
+    let ready: JsonResponse | undefined;
     try {
       await moreRounds(10);
       const stopped = victim.stop('SIGTERM');

@@ -1,9 +1,8 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
-import http from 'node:http';
 import { RunningApp, startApp } from './support/app';
-import { request } from './support/http';
 import { RedisServer } from './support/redis';
+import { StreamReader } from './support/sse-client';
+import { request } from './support/http';
 
 /**
  * Property-based fuzzing of everything a client sends: the bodies of publish, notifications, chat
@@ -22,32 +21,21 @@ afterAll(async () => {
 });
 
 /** One request with a raw body and headers; resolves with the status (a stream is closed at once). */
-function send(
+async function send(
   url: string,
   method: 'GET' | 'POST',
   options: { body?: string; headers?: Record<string, string> } = {},
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.body !== undefined) {
-      headers['Content-Type'] ??= 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(options.body));
+  const answer = new StreamReader(url, { method, rawBody: options.body, headers: options.headers });
+  try {
+    await answer.responded();
+    if (!String(answer.headers['content-type']).startsWith('text/event-stream')) {
+      await answer.waitForEnd();
     }
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (String(res.headers['content-type']).startsWith('text/event-stream')) {
-        req.destroy();
-        resolve(status);
-        return;
-      }
-      res.resume();
-      res.on('end', () => resolve(status));
-    });
-    req.on('error', (error) => {
-      if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(error);
-    });
-    req.end(options.body);
-  });
+    return answer.status;
+  } finally {
+    answer.close();
+  }
 }
 
 /** JSON values of every shape (deep ones too), and raw text that is not JSON at all. */
@@ -179,23 +167,9 @@ describe.each(['memory', 'redis'] as const)('fuzzing what clients send (STORE=%s
 
   it('no published input becomes a frame of its own: a subscriber gets exactly what was accepted', async () => {
     const topic = `fuzz-frames-${store}`;
-    const received: EventSourceMessage[] = [];
-    let notify = () => undefined as void;
-    const parser = createParser({
-      onEvent: (event) => {
-        received.push(event);
-        notify();
-      },
-    });
-    const subscriber = http.get(`${running.url}/api/events?topic=${topic}`, { agent: false });
-    await new Promise<void>((resolve, reject) => {
-      subscriber.once('response', (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => parser.feed(chunk));
-        resolve();
-      });
-      subscriber.once('error', reject);
-    });
+    const subscriber = new StreamReader(`${running.url}/api/events?topic=${topic}`);
+    await subscriber.responded();
+    const received = () => subscriber.frames().filter((frame) => frame.data !== undefined);
     const accepted: Array<{ id: string; type: string; data: string }> = [];
     try {
       await fc.assert(
@@ -233,20 +207,19 @@ describe.each(['memory', 'redis'] as const)('fuzzing what clients send (STORE=%s
       );
       const last = accepted.at(-1);
       if (last) {
-        await new Promise<void>((resolve) => {
-          notify = () => {
-            if (received.some((e) => e.id === last.id)) resolve();
-          };
-          notify();
-        });
+        await subscriber.waitFor(
+          () => received().some((e) => e.id === last.id),
+          Infinity,
+          'the last accepted publish',
+        );
       }
       // Exactly one frame per accepted publish, in order, each one whole: its own id, its own
       // type, its own data. Nothing a publisher sent opened a frame, an id or an event of its own.
-      expect(received.map((e) => e.id)).toEqual(accepted.map((a) => a.id));
-      received.forEach((event, i) => {
+      expect(received().map((e) => e.id)).toEqual(accepted.map((a) => a.id));
+      received().forEach((event, i) => {
         const sent = accepted[i]!;
         expect(event.event ?? 'message').toBe(sent.type);
-        const payload = JSON.parse(event.data) as { id: string; topic: string; data: unknown };
+        const payload = JSON.parse(event.data!) as { id: string; topic: string; data: unknown };
         expect(payload.id).toBe(sent.id);
         expect(payload.topic).toBe(topic);
         expect(JSON.stringify(payload.data)).toBe(sent.data);
@@ -254,7 +227,7 @@ describe.each(['memory', 'redis'] as const)('fuzzing what clients send (STORE=%s
       // Negative control: the property did publish, including values that hold line breaks.
       expect(accepted.length).toBeGreaterThan(0);
     } finally {
-      subscriber.destroy();
+      subscriber.close();
     }
   });
 });

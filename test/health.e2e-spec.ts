@@ -9,7 +9,8 @@ import { InMemoryEventLog } from '../src/event-log/in-memory-event-log';
 import { MeteredEventLog } from '../src/event-log/metered-event-log';
 import { DrainService } from '../src/lifecycle/drain.service';
 import { RunningApp, startApp, TEST_ENV } from './support/app';
-import { get, RawStream } from './support/sse-client';
+import { get } from './support/http';
+import { StreamReader } from './support/sse-client';
 
 /** An in-memory store whose reachability the test controls (the Redis-down case has its own suite). */
 class SwitchableEventLog extends InMemoryEventLog {
@@ -24,7 +25,7 @@ class SwitchableEventLog extends InMemoryEventLog {
 describe('health probes', () => {
   describe('with a healthy store', () => {
     let running: RunningApp;
-    const streams: RawStream[] = [];
+    const streams: StreamReader[] = [];
 
     beforeEach(async () => {
       running = await startApp();
@@ -55,7 +56,7 @@ describe('health probes', () => {
     });
 
     it('while draining: not ready (503), still live, new streams refused with Retry-After, open streams kept', async () => {
-      const open = new RawStream(`${running.url}/events`);
+      const open = new StreamReader(`${running.url}/events`);
       streams.push(open);
       await open.waitFor((s) => s.text.includes(': connected'), 5000, 'stream open');
 
@@ -82,7 +83,7 @@ describe('health probes', () => {
     });
 
     it('app.close() ends open streams with a retry hint between SSE_RETRY_MS and twice that', async () => {
-      const open = new RawStream(`${running.url}/events`);
+      const open = new StreamReader(`${running.url}/events`);
       streams.push(open);
       await open.waitFor((s) => s.text.includes(': connected'), 5000, 'stream open');
       const closing = running.close();

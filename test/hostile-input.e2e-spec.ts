@@ -3,9 +3,9 @@ import { EVENT_LOG, EventLog, LogEvent } from '../src/event-log/event-log';
 import { REDIS_KEY_PREFIX } from '../src/event-log/event-log.module';
 import { serializeMessage } from '../src/sse/sse-serializer';
 import { RunningApp, startApp } from './support/app';
+import { RedisServer } from './support/redis';
 import { post, request } from './support/http';
 import { RecordingEventSource } from './support/sse-client';
-import { RedisServer } from './support/redis';
 
 /** `{"data": [[[…]]]}` with arrays nested `depth` deep inside the body object. */
 const nestedArrays = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
-import { buildAppOnce } from './support/app-process';
+import { signToken } from '../src/scripts/sign-token';
+import { buildAppOnce, runToExit } from './support/app-process';
 import { decodeUserId, encodeUserId, userTopic } from '../src/common/topic-names';
 import { RunningApp, startApp } from './support/app';
-import { mintToken, post } from './support/http';
-import { get, RecordingEventSource } from './support/sse-client';
+import { get, post } from './support/http';
+import { RecordingEventSource } from './support/sse-client';
 
 /** Who a request speaks for: chat authors, identity providers' subjects, token times, the secret. */
 
@@ -36,10 +36,10 @@ describe('identity with AUTH_JWT_SECRET', () => {
     it("posts under the token's subject, whatever `user` the body claims", async () => {
       const room = open(`${running.url}/api/chat/lobby`);
       await room.waitForOpen();
-      const ann = await mintToken(SECRET, { sub: 'ann', publish: ['chat:*'] });
+      const ann = await signToken(SECRET, { sub: 'ann', publish: ['chat:*'] });
       expect((await say({ user: 'bob', text: 'I am bob' }, ann)).status).toBe(201);
       expect((await say({ text: 'no user given' }, ann)).status).toBe(201);
-      const named = await mintToken(SECRET, { sub: 'u-1', name: 'Ann Lee', publish: ['chat:*'] });
+      const named = await signToken(SECRET, { sub: 'u-1', name: 'Ann Lee', publish: ['chat:*'] });
       expect((await say({ user: 'bob', text: 'named' }, named)).status).toBe(201);
       await room.waitFor((events) => events.length === 3);
       expect(room.events.map((e) => [e.json.user, e.json.text])).toEqual([
@@ -52,7 +52,7 @@ describe('identity with AUTH_JWT_SECRET', () => {
     it('falls back to the subject when the display name is invisible, and refuses a token with neither', async () => {
       const room = open(`${running.url}/api/chat/lobby`);
       await room.waitForOpen();
-      const blank = await mintToken(SECRET, {
+      const blank = await signToken(SECRET, {
         sub: 'carol',
         name: '\u200B\u202E',
         publish: ['chat:*'],
@@ -60,7 +60,7 @@ describe('identity with AUTH_JWT_SECRET', () => {
       expect((await say({ text: 'hi' }, blank)).status).toBe(201);
       await room.waitFor((events) => events.length === 1);
       expect(room.events[0]!.json.user).toBe('carol');
-      const service = await mintToken(SECRET, { publish: ['chat:*'] });
+      const service = await signToken(SECRET, { publish: ['chat:*'] });
       const refused = await say({ user: 'bob', text: 'as bob' }, service);
       expect(refused.status).toBe(403);
       expect(refused.json).toMatchObject({
@@ -82,10 +82,10 @@ describe('identity with AUTH_JWT_SECRET', () => {
     ];
 
     it.each(subjects)('%s: the stream is personal, and sending to it works', async (sub) => {
-      const token = await mintToken(SECRET, { sub });
+      const token = await signToken(SECRET, { sub });
       const mine = open(`${running.url}/api/notifications/stream?access_token=${token}`);
       await mine.waitForOpen();
-      const notifier = await mintToken(SECRET, { sub: 'n', publish: ['user:*', 'broadcast'] });
+      const notifier = await signToken(SECRET, { sub: 'n', publish: ['user:*', 'broadcast'] });
       const sent = await post(
         `${running.url}/api/notifications`,
         { userId: sub, title: 'yours', body: '' },
@@ -110,7 +110,7 @@ describe('identity with AUTH_JWT_SECRET', () => {
       // The topic itself, by name, is theirs alone.
       const topic = userTopic(sub);
       const own = await get(`${running.url}/api/events?topic=${encodeURIComponent(topic)}`, {
-        ...bearer(await mintToken(SECRET, { sub: 'bob' })),
+        ...bearer(await signToken(SECRET, { sub: 'bob' })),
       });
       expect(own.status).toBe(403);
     });
@@ -128,7 +128,7 @@ describe('identity with AUTH_JWT_SECRET', () => {
     });
 
     it('refuses a notification target with control characters (400)', async () => {
-      const notifier = await mintToken(SECRET, { sub: 'n', publish: ['user:*'] });
+      const notifier = await signToken(SECRET, { sub: 'n', publish: ['user:*'] });
       const res = await post(
         `${running.url}/api/notifications`,
         { userId: 'ann\nbob', title: 't', body: '' },
@@ -143,28 +143,28 @@ describe('identity with AUTH_JWT_SECRET', () => {
     const stream = (token: string) => get(`${running.url}/api/notifications/stream`, bearer(token));
 
     it('refuses a token issued in the future beyond the clock skew (401)', async () => {
-      const future = await mintToken(SECRET, { sub: 'ann', issuedAt: now() + 3600 }, '2h');
+      const future = await signToken(SECRET, { sub: 'ann', issuedAt: now() + 3600 }, '2h');
       const res = await stream(future);
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body).message).toMatch(/issued in the future/);
     });
 
     it('control: a token issued a few seconds ahead (within the skew) is accepted', async () => {
-      const ahead = await mintToken(SECRET, { sub: 'ann', issuedAt: now() + 10 }, '2h');
+      const ahead = await signToken(SECRET, { sub: 'ann', issuedAt: now() + 10 }, '2h');
       const s = open(`${running.url}/api/notifications/stream?access_token=${ahead}`);
       await s.waitForOpen();
     });
 
     it('applies the same skew to exp and nbf', async () => {
-      const justExpired = await mintToken(SECRET, { sub: 'ann', issuedAt: now() - 100 }, '-10s');
+      const justExpired = await signToken(SECRET, { sub: 'ann', issuedAt: now() - 100 }, '-10s');
       const s = open(`${running.url}/api/notifications/stream?access_token=${justExpired}`);
       await s.waitForOpen();
-      const longExpired = await mintToken(SECRET, { sub: 'ann', issuedAt: now() - 100 }, '-60s');
+      const longExpired = await signToken(SECRET, { sub: 'ann', issuedAt: now() - 100 }, '-60s');
       expect((await stream(longExpired)).status).toBe(401);
-      const soon = await mintToken(SECRET, { sub: 'ann', notBefore: now() + 10 });
+      const soon = await signToken(SECRET, { sub: 'ann', notBefore: now() + 10 });
       const t = open(`${running.url}/api/notifications/stream?access_token=${soon}`);
       await t.waitForOpen();
-      const later = await mintToken(SECRET, { sub: 'ann', notBefore: now() + 120 });
+      const later = await signToken(SECRET, { sub: 'ann', notBefore: now() + 120 });
       const res = await stream(later);
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body).message).toMatch(/not valid yet/);
@@ -207,18 +207,7 @@ describe('chat names in open mode', () => {
 });
 
 /** Runs the compiled app (buildAppOnce: what `npm start` runs) with a given environment. */
-function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainJs], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
+const runMain = (env: Record<string, string>) => runToExit([mainJs], env);
 
 describe('the production secret', () => {
   // A process start is slow on a loaded machine: the bounds below only catch a hang.

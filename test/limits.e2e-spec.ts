@@ -1,7 +1,8 @@
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
 import { startApp, RunningApp } from './support/app';
-import { post, waitUntil } from './support/http';
-import { get, RecordingEventSource } from './support/sse-client';
+import { get, post } from './support/http';
+import { RecordingEventSource } from './support/sse-client';
+import { until } from './support/wait';
 
 describe('limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, MAX_BODY_BYTES', () => {
   let running: RunningApp;
@@ -31,7 +32,7 @@ describe('limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, MAX_BODY_BYTES', () =
       message: expect.stringMatching(/MAX_CONNECTIONS/),
     });
     first.close();
-    await waitUntil(() => registry.size === 1, 'the closed stream to be released');
+    await until(() => registry.size === 1, 'the closed stream to be released');
     const third = open(`${running.url}/api/events?topic=b`);
     await third.waitForOpen();
     expect(registry.size).toBe(2);
@@ -59,10 +60,7 @@ describe('limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, MAX_BODY_BYTES', () =
     const other = open(`${running.url}/api/chat/lobby`, { 'X-Forwarded-For': '10.2.2.2' });
     await other.waitForOpen();
     second.close();
-    await waitUntil(
-      () => registry.countForIp('10.1.1.1') === 1,
-      'the closed stream to be released',
-    );
+    await until(() => registry.countForIp('10.1.1.1') === 1, 'the closed stream to be released');
     const again = open(`${running.url}/api/chat/lobby`, client);
     await again.waitForOpen();
   });

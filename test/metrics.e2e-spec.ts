@@ -2,11 +2,12 @@ import { AiMetrics } from '../src/ai/ai-metrics';
 import { TickerService } from '../src/replay/ticker.service';
 import { RunningApp, startApp } from './support/app';
 import { parseExposition } from './support/metrics';
-import { get, RawStream } from './support/sse-client';
+import { get } from './support/http';
+import { StreamReader } from './support/sse-client';
 
 describe('GET /metrics', () => {
   let running: RunningApp;
-  const streams: RawStream[] = [];
+  const streams: StreamReader[] = [];
 
   const scrape = async () => {
     const res = await get(`${running.url}/metrics`);
@@ -49,7 +50,7 @@ describe('GET /metrics', () => {
 
   it('counts open streams by kind, published, delivered and replayed events, heartbeats and closes', async () => {
     const ticker = running.app.get(TickerService);
-    const live = new RawStream(`${running.url}/events`);
+    const live = new StreamReader(`${running.url}/events`);
     streams.push(live);
     await live.waitFor((s) => s.text.includes('"type":"connected"'), 5000, 'connected');
     await ticker.publish();
@@ -58,11 +59,13 @@ describe('GET /metrics', () => {
     const firstId = /^id: (\d+)$/m.exec(live.text)![1]!;
 
     // A resume from the first: connected, catch_up_start, the second, catch_up_end, in one batch.
-    const resumed = new RawStream(`${running.url}/events`, { 'Last-Event-ID': firstId });
+    const resumed = new StreamReader(`${running.url}/events`, {
+      headers: { 'Last-Event-ID': firstId },
+    });
     streams.push(resumed);
     await resumed.waitFor((s) => s.text.includes('catch_up_end'), 5000, 'catch_up_end');
     // Long enough (5 ms a character) to still be open at the first scrape.
-    const typewriter = new RawStream(`${running.url}/api/stream?text=${'a'.repeat(400)}`);
+    const typewriter = new StreamReader(`${running.url}/api/stream?text=${'a'.repeat(400)}`);
     streams.push(typewriter);
     await typewriter.waitFor((s) => s.text.includes('"type":"chunk"'), 5000, 'typewriter chunk');
     // Both replay streams are quiet now: the shared tick pings them after SSE_HEARTBEAT_MS.
@@ -138,7 +141,7 @@ describe('X-Request-Id', () => {
     const a = await get(`${running.url}/health/live`);
     const b = await get(`${running.url}/events?lastEventId=bad`);
     expect(b.status).toBe(400);
-    const stream = new RawStream(`${running.url}/events`);
+    const stream = new StreamReader(`${running.url}/events`);
     try {
       await stream.waitFor((s) => s.status === 200, 5000, 'stream headers');
       const ids = [

@@ -1,12 +1,12 @@
 import { MonitorService } from '../src/monitor/monitor.service';
 import { startApp, RunningApp } from './support/app';
-import { waitUntil } from './support/http';
-import { RawStream, RecordingEventSource } from './support/sse-client';
+import { RecordingEventSource, StreamReader } from './support/sse-client';
+import { until } from './support/wait';
 
 describe('GET /api/monitor', () => {
   let running: RunningApp;
   const sources: RecordingEventSource[] = [];
-  const raws: RawStream[] = [];
+  const raws: StreamReader[] = [];
 
   afterEach(async () => {
     sources.splice(0).forEach((s) => s.close());
@@ -19,7 +19,7 @@ describe('GET /api/monitor', () => {
     const chat = new RecordingEventSource(`${running.url}/api/chat/lobby`);
     sources.push(chat);
     await chat.waitForOpen();
-    const raw = new RawStream(`${running.url}/api/monitor`);
+    const raw = new StreamReader(`${running.url}/api/monitor`);
     raws.push(raw);
     await raw.waitFor((r) => r.frames().length >= 2, 10_000, "the raw stream's first sample");
     const es = new RecordingEventSource(`${running.url}/api/monitor`);
@@ -65,10 +65,7 @@ describe('GET /api/monitor', () => {
     expect(spy.mock.calls.length).toBeLessThan(a.events.length + b.events.length);
     a.close();
     b.close();
-    await waitUntil(
-      () => !monitor.sampling,
-      'the shared timer to stop with the last monitor stream',
-    );
+    await until(() => !monitor.sampling, 'the shared timer to stop with the last monitor stream');
     const c = new RecordingEventSource(`${running.url}/api/monitor`);
     sources.push(c);
     await c.waitFor((e) => e.length >= 2);
@@ -77,10 +74,10 @@ describe('GET /api/monitor', () => {
 
   it('with MONITOR_INTERVAL_MS=0 sends only the first sample and keeps the stream open', async () => {
     running = await startApp({ MONITOR_INTERVAL_MS: '0', SSE_HEARTBEAT_MS: '100' });
-    const raw = new RawStream(`${running.url}/api/monitor`);
+    const raw = new StreamReader(`${running.url}/api/monitor`);
     raws.push(raw);
     await raw.waitFor((r) => r.text.includes(': ping'), 10_000, 'a heartbeat after the sample');
-    expect(raw.frames().filter((f) => f.startsWith('data:'))).toHaveLength(1);
+    expect(raw.frames().filter((f) => f.text.startsWith('data:'))).toHaveLength(1);
     expect(raw.ended).toBe(false);
   });
 });

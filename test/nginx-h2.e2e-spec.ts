@@ -1,5 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
+import { request } from './support/http';
 import { startNginx, testNginxConfig, type RunningNginx } from './support/nginx';
 import { H2Stream } from './support/h2-stream';
 import { SseUpstream, type Exchange } from './support/sse-upstream';
@@ -114,21 +113,8 @@ function lockstep(
   return stream;
 }
 
-function get(
-  url: string,
-  ca?: string,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const client = url.startsWith('https:') ? https : http;
-    const req = client.get(url, { ca, servername: 'localhost', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-  });
-}
+/** A GET read to its end; over TLS trusting `ca` only, for the name localhost. */
+const get = (url: string, ca?: string) => request(url, 'GET', { ca, servername: 'localhost' });
 
 describe('nginx reference config over TLS and HTTP/2: nginx -t', () => {
   it('accepts the TLS server with `listen ... ssl http2` on this nginx', async () => {
@@ -354,12 +340,10 @@ describe('nginx reference config over TLS and HTTP/2', () => {
 
 describe('the built app behind the reference nginx, over HTTP/2', () => {
   let topology: Topology;
-  const json = (frame: WireFrame) => {
-    const line = frame.text.split('\n').find((l) => l.startsWith('data: '));
-    return line
-      ? (JSON.parse(line.slice(6)) as { type?: string; char?: string; index?: number })
-      : {};
-  };
+  const json = (frame: WireFrame) =>
+    frame.data === undefined
+      ? {}
+      : (JSON.parse(frame.data) as { type?: string; char?: string; index?: number });
 
   beforeAll(async () => {
     topology = await startTopology({

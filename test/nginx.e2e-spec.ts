@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
+import { request } from './support/http';
 import { startNginx, testNginxConfig, type RunningNginx } from './support/nginx';
 import { SseUpstream, type Exchange } from './support/sse-upstream';
 import { WireStream, type WireFrame } from './support/wire-stream';
@@ -117,9 +118,9 @@ interface Delivery {
 /** The paced data frames as delivered: when each was sent upstream, when and in which read it arrived. */
 function deliveries(frames: WireFrame[]): Delivery[] {
   return frames
-    .filter((f) => f.text.includes('data: '))
+    .filter((f) => f.data !== undefined)
     .map((f) => {
-      const data = JSON.parse(f.text.slice(f.text.indexOf('data: ') + 6)) as {
+      const data = JSON.parse(f.data!) as {
         seq: number;
         sentAt: number;
       };
@@ -144,48 +145,6 @@ function pacing(d: Delivery[]) {
     /** median receive gap / median send gap: 1 when the spacing survives the proxy. */
     spacingRatio: median(gaps('receivedAt')) / median(gaps('sentAt')),
   };
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function request(
-  url: string,
-  options: {
-    method?: string;
-    headers?: Record<string, string>;
-    body?: string | Buffer;
-    localAddress?: string;
-    agent?: http.Agent;
-  } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: options.method ?? 'GET',
-        headers: options.headers,
-        localAddress: options.localAddress,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
 }
 
 describe('nginx reference config: nginx -t', () => {
@@ -297,7 +256,7 @@ describe('nginx reference config: streaming and routing', () => {
     });
 
     it('replaces the client X-Forwarded-For with the address nginx saw, sends -Proto/-Host and the Host', async () => {
-      await request(`${nginx.url}/api/ping?case=fwd`, {
+      await request(`${nginx.url}/api/ping?case=fwd`, 'GET', {
         headers: { 'X-Forwarded-For': '203.0.113.9' },
       });
       const seen = upstream.requests.find((r) => r.url === '/api/ping?case=fwd');
@@ -310,11 +269,11 @@ describe('nginx reference config: streaming and routing', () => {
     });
 
     it('gives every request one X-Request-Id, shared by the app and the client', async () => {
-      const fresh = await request(`${nginx.url}/api/echo?case=rid-new`);
-      const kept = await request(`${nginx.url}/api/echo?case=rid-kept`, {
+      const fresh = await request(`${nginx.url}/api/echo?case=rid-new`, 'GET');
+      const kept = await request(`${nginx.url}/api/echo?case=rid-kept`, 'GET', {
         headers: { 'X-Request-Id': 'trace-42-a' },
       });
-      const replaced = await request(`${nginx.url}/api/echo?case=rid-bad`, {
+      const replaced = await request(`${nginx.url}/api/echo?case=rid-bad`, 'GET', {
         headers: { 'X-Request-Id': 'not.the-app:s<format>' },
       });
       const seen = (tag: string) =>
@@ -337,7 +296,7 @@ describe('nginx reference config: streaming and routing', () => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       try {
         for (let i = 0; i < 3; i++) {
-          const reply = await request(`${nginx.url}/api/ping?case=keepalive`, {
+          const reply = await request(`${nginx.url}/api/ping?case=keepalive`, 'GET', {
             agent,
             headers: { Connection: 'keep-alive' },
           });
@@ -358,14 +317,13 @@ describe('nginx reference config: streaming and routing', () => {
     it.each(['/api/events/demo', '/api/notifications', '/api/chat/lobby/message', '/api/ai/chat'])(
       'POST %s over 64 KiB gets 413 with a JSON body from nginx; the app never sees it',
       async (path) => {
-        const tooBig = await request(`${nginx.url}${path}?case=too-big`, {
-          method: 'POST',
+        const tooBig = await request(`${nginx.url}${path}?case=too-big`, 'POST', {
           headers: { 'Content-Type': 'application/json' },
-          body: Buffer.alloc(BODY_LIMIT + 1, 'a'),
+          rawBody: Buffer.alloc(BODY_LIMIT + 1, 'a'),
         });
         expect(tooBig.status).toBe(413);
         expect(tooBig.headers['content-type']).toBe('application/json');
-        expect(JSON.parse(tooBig.body.toString())).toMatchObject({
+        expect(JSON.parse(tooBig.body)).toMatchObject({
           statusCode: 413,
           error: 'Payload Too Large',
         });
@@ -374,13 +332,12 @@ describe('nginx reference config: streaming and routing', () => {
     );
 
     it('passes a body of exactly 64 KiB to the app (the limit matches MAX_BODY_BYTES)', async () => {
-      const atLimit = await request(`${nginx.url}/api/events/demo?case=at-limit`, {
-        method: 'POST',
+      const atLimit = await request(`${nginx.url}/api/events/demo?case=at-limit`, 'POST', {
         headers: { 'Content-Type': 'application/json' },
-        body: Buffer.alloc(BODY_LIMIT, 'a'),
+        rawBody: Buffer.alloc(BODY_LIMIT, 'a'),
       });
       expect(atLimit.status).toBe(202);
-      expect(JSON.parse(atLimit.body.toString())).toMatchObject({ bytes: BODY_LIMIT });
+      expect(JSON.parse(atLimit.body)).toMatchObject({ bytes: BODY_LIMIT });
     });
   });
 
@@ -421,29 +378,31 @@ describe('nginx reference config: streaming and routing', () => {
     });
 
     it('compresses a page for the same client (control: gzip is on where it should be)', async () => {
-      const page = await request(`${nginx.url}/index.html`, {
+      const page = await request(`${nginx.url}/index.html`, 'GET', {
         headers: { 'Accept-Encoding': 'gzip' },
       });
       expect(page.headers['content-encoding']).toBe('gzip');
       expect(page.headers.vary).toBe('Accept-Encoding');
-      expect(gunzipSync(page.body).toString()).toBe(PAGE);
+      expect(gunzipSync(page.bytes).toString()).toBe(PAGE);
     });
   });
 
   describe('health and metrics', () => {
     it("answers /nginx-health itself and proxies the app's /health/ready", async () => {
-      const own = await request(`${nginx.url}/nginx-health`);
-      expect([own.status, own.body.toString()]).toEqual([200, 'ok\n']);
-      const ready = await request(`${nginx.url}/health/ready`);
+      const own = await request(`${nginx.url}/nginx-health`, 'GET');
+      expect([own.status, own.body]).toEqual([200, 'ok\n']);
+      const ready = await request(`${nginx.url}/health/ready`, 'GET');
       expect(ready.status).toBe(200);
       expect(upstream.requestsTo('/health/ready')).toHaveLength(1);
     });
 
     it('serves /metrics to the proxy host only', async () => {
-      const local = await request(`${nginx.url}/metrics?case=local`);
-      expect([local.status, local.body.toString()]).toEqual([200, 'rivulet_up 1\n']);
+      const local = await request(`${nginx.url}/metrics?case=local`, 'GET');
+      expect([local.status, local.body]).toEqual([200, 'rivulet_up 1\n']);
       // 127.0.0.2 is loopback too, but not the address the config allows.
-      const other = await request(`${nginx.url}/metrics?case=other`, { localAddress: '127.0.0.2' });
+      const other = await request(`${nginx.url}/metrics?case=other`, 'GET', {
+        localAddress: '127.0.0.2',
+      });
       expect(other.status).toBe(403);
       expect(upstream.requests.filter((r) => r.url === '/metrics?case=other')).toHaveLength(0);
     });
@@ -678,8 +637,8 @@ describe('nginx reference config: least_conn over two replicas', () => {
       const holder = a.requests.some((r) => r.url === `/api/hold?case=${tag}`) ? 'a' : 'b';
       const went: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const reply = await request(`${nginx.url}/api/ping`);
-        went.push((JSON.parse(reply.body.toString()) as { replica: string }).replica);
+        const reply = await request(`${nginx.url}/api/ping`, 'GET');
+        went.push((JSON.parse(reply.body) as { replica: string }).replica);
       }
       return { holder, went };
     } finally {

@@ -1,7 +1,9 @@
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
+import { signToken } from '../src/scripts/sign-token';
 import { startApp, RunningApp } from './support/app';
-import { mintToken, post, waitUntil } from './support/http';
-import { get, RecordingEventSource } from './support/sse-client';
+import { get, post } from './support/http';
+import { RecordingEventSource } from './support/sse-client';
+import { until } from './support/wait';
 
 const SECRET = 'e2e-notifications-secret-0123456789';
 
@@ -67,7 +69,7 @@ describe('notifications', () => {
       await ann.waitFor((e) => e.length === 1);
       ann.close();
       const registry = running.app.get(ConnectionRegistry);
-      await waitUntil(() => registry.size === 0, 'the stream to close');
+      await until(() => registry.size === 0, 'the stream to close');
       // Offline: one to several users, one broadcast, one for someone else.
       const several = await post(`${running.url}/api/notifications`, {
         userIds: ['ann', 'ben', 'ann'],
@@ -134,10 +136,10 @@ describe('notifications', () => {
       running = await startApp({ AUTH_JWT_SECRET: SECRET });
     });
 
-    const notifier = () => mintToken(SECRET, { sub: 'notifier', publish: ['user:*', 'broadcast'] });
+    const notifier = () => signToken(SECRET, { sub: 'notifier', publish: ['user:*', 'broadcast'] });
 
     it("streams the token's own user topic (token in the access_token query parameter)", async () => {
-      const token = await mintToken(SECRET, { sub: 'ann' });
+      const token = await signToken(SECRET, { sub: 'ann' });
       const ann = open(`${running.url}/api/notifications/stream?access_token=${token}`);
       await ann.waitForOpen();
       const auth = { Authorization: `Bearer ${await notifier()}` };
@@ -162,7 +164,7 @@ describe('notifications', () => {
     });
 
     it("answers 403 to a user asking for another user's stream, 401 without a token", async () => {
-      const token = await mintToken(SECRET, { sub: 'ann' });
+      const token = await signToken(SECRET, { sub: 'ann' });
       const other = await get(`${running.url}/api/notifications/stream?userId=ben`, {
         Authorization: `Bearer ${token}`,
       });
@@ -179,7 +181,7 @@ describe('notifications', () => {
     it('lets only publisher tokens send: 401 without a token, 403 without the scope', async () => {
       const body = { broadcast: true, title: 't', body: 'b' };
       expect((await post(`${running.url}/api/notifications`, body)).status).toBe(401);
-      const user = await mintToken(SECRET, { sub: 'ann', publish: ['user:*'] });
+      const user = await signToken(SECRET, { sub: 'ann', publish: ['user:*'] });
       const forbidden = await post(`${running.url}/api/notifications`, body, {
         Authorization: `Bearer ${user}`,
       });

@@ -3,9 +3,8 @@ import { copyFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { REPO, run } from './support/deploy-files';
-import { post } from './support/http';
-import { freePort, waitUntilAccepting } from './support/nginx';
-import { get } from './support/sse-client';
+import { freePort, waitUntilAccepting } from './support/ports';
+import { get, post } from './support/http';
 
 /**
  * What the image's runtime stage holds, rebuilt outside Docker: the compiled dist/, the manifests

@@ -5,7 +5,8 @@ import { sdkChatTopic } from '../src/ai/sdk/sdk-chat.service';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { RunningApp, startApp } from './support/app';
 import { AppProcess, buildAppOnce } from './support/app-process';
-import { mintToken, post, request } from './support/http';
+import { signToken } from '../src/scripts/sign-token';
+import { post, request } from './support/http';
 import { RedisServer } from './support/redis';
 import { StreamReader } from './support/sse-client';
 
@@ -244,7 +245,7 @@ describe('the access_token cookie on a write from another site (CSRF)', () => {
   it('is refused (403); the same write from this site, a listed origin or with the header is not', async () => {
     running = await startApp({ AUTH_JWT_SECRET: SECRET, CORS_ORIGINS: 'https://app.example' });
     const { url } = running;
-    const token = await mintToken(SECRET, { sub: 'ann', streams: { read: ['*'], write: ['*'] } });
+    const token = await signToken(SECRET, { sub: 'ann', streams: { read: ['*'], write: ['*'] } });
     const cookie = `access_token=${token}`;
     const created = await fetch(`${url}/v1/stream/ann-notes`, {
       method: 'PUT',

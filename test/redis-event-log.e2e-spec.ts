@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { describeEventLogContract, eventually } from '../src/event-log/event-log.contract';
+import { describeEventLogContract } from '../src/event-log/event-log.contract';
 import { LogEvent, StoreUnavailableError } from '../src/event-log/event-log';
 import { LogSink, RedisStreamsEventLog } from '../src/event-log/redis-streams-event-log';
 import { RedisServer } from './support/redis';
+import { Changes, until } from './support/wait';
 
 let redis: RedisServer;
 
@@ -46,18 +47,28 @@ describe('RedisStreamsEventLog across instances and outages', () => {
     await Promise.all([a.whenLive(), b.whenLive()]);
     const onA: LogEvent[] = [];
     const onB: LogEvent[] = [];
-    a.subscribe(['t'], (e) => onA.push(e));
-    b.subscribe(['t'], (e) => onB.push(e));
+    const arrivals = new Changes();
+    a.subscribe(['t'], (e) => {
+      onA.push(e);
+      arrivals.notify();
+    });
+    b.subscribe(['t'], (e) => {
+      onB.push(e);
+      arrivals.notify();
+    });
     const sent = [
       await a.append({ topic: 't', type: 'm', data: 'from a' }),
       await b.append({ topic: 't', type: 'm', data: 'from b' }),
     ];
-    await eventually(() => onA.length === 2 && onB.length === 2, 'both events on both instances');
+    await arrivals.until(
+      () => onA.length === 2 && onB.length === 2,
+      'both events on both instances',
+    );
     expect(onA.map((e) => e.id)).toEqual(sent.map((e) => e.id));
     expect(onB.map((e) => e.data)).toEqual(['from a', 'from b']);
     // Nothing more arrives (no double delivery of the local append).
     await a.append({ topic: 't', type: 'm', data: 'probe' });
-    await eventually(() => onA.length === 3 && onB.length === 3, 'the probe');
+    await arrivals.until(() => onA.length === 3 && onB.length === 3, 'the probe');
   });
 
   it('fails fast while Redis is down, and the live reader resumes with what was published meanwhile', async () => {
@@ -68,16 +79,20 @@ describe('RedisStreamsEventLog across instances and outages', () => {
       const record = (message: unknown) => void errors.push(String(message));
       const subscriberSide = open(server.url, prefix, { ...quiet, error: record });
       const got: LogEvent[] = [];
-      subscriberSide.subscribe(['t'], (e) => got.push(e));
+      const arrivals = new Changes();
+      subscriberSide.subscribe(['t'], (e) => {
+        got.push(e);
+        arrivals.notify();
+      });
       const first = await subscriberSide.append({ topic: 't', type: 'm', data: 1 });
-      await eventually(() => got.length === 1, 'the first event');
+      await arrivals.until(() => got.length === 1, 'the first event');
 
       await server.stop('SIGKILL');
       await expect(
         subscriberSide.append({ topic: 't', type: 'm', data: 'lost' }),
       ).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(await subscriberSide.isHealthy()).toBe(false);
-      await eventually(
+      await until(
         () => errors.some((m) => m.includes(`REDIS_URL=${server.url}`)),
         'the unreachable log line',
       );
@@ -85,12 +100,14 @@ describe('RedisStreamsEventLog across instances and outages', () => {
       await server.start();
       // Another instance publishes as soon as Redis is back, before this one's reader has reconnected.
       const publisher = open(server.url, prefix);
-      await eventually(() => publisher.isHealthy(), 'the publisher connection');
+      await until(() => publisher.isHealthy(), 'the publisher connection');
       const later = [
         await publisher.append({ topic: 't', type: 'm', data: 2 }),
         await publisher.append({ topic: 't', type: 'm', data: 3 }),
       ];
-      await eventually(() => got.length === 3, 'the events published during the reconnect', 10_000);
+      await arrivals.until(() => got.length === 3, 'the events published during the reconnect', {
+        timeoutMs: 10_000,
+      });
       expect(got.map((e) => e.id)).toEqual([first.id, ...later.map((e) => e.id)]);
       expect(await subscriberSide.isHealthy()).toBe(true);
       expect((await subscriberSide.readAfter(['t'], first.id)).events.map((e) => e.data)).toEqual([

@@ -2,7 +2,9 @@ import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { TickerService } from '../src/replay/ticker.service';
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
 import { startApp, RunningApp } from './support/app';
-import { get, RecordingEventSource } from './support/sse-client';
+import { get } from './support/http';
+import { RecordingEventSource } from './support/sse-client';
+import { until } from './support/wait';
 
 describe('GET /events (ticker replay)', () => {
   let running: RunningApp;
@@ -145,14 +147,7 @@ describe('GET /events (ticker replay)', () => {
     await Promise.all(clients.map((c) => c.waitFor((e) => e.length > 0)));
     expect(registry.size).toBe(2);
     expect(log.subscriberCount()).toBe(2);
-    const closed = new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (registry.size === 0) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 5);
-    });
+    const closed = until(() => registry.size === 0, 'the registry to let go of both streams');
     clients.forEach((c) => c.close());
     await closed;
     expect(log.subscriberCount()).toBe(0);

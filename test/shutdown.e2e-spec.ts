@@ -1,7 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { buildAppOnce } from './support/app-process';
-import { get, RawResponse, RawStream } from './support/sse-client';
+import { get, JsonResponse } from './support/http';
+import { StreamReader } from './support/sse-client';
 
 const ROOT = path.resolve(__dirname, '..');
 /** The compiled app (buildAppOnce: the tests' own build, never racing `npm run build` over dist/). */
@@ -50,7 +51,7 @@ function startProcess(env: Record<string, string>): Promise<Started> {
 
 describe('graceful shutdown of a real process (SIGTERM)', () => {
   let started: Started | undefined;
-  const streams: RawStream[] = [];
+  const streams: StreamReader[] = [];
 
   beforeAll(async () => {
     mainJs = await buildAppOnce();
@@ -81,7 +82,7 @@ describe('graceful shutdown of a real process (SIGTERM)', () => {
 
     const order: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const stream = new RawStream(`${url}/events`);
+      const stream = new StreamReader(`${url}/events`);
       streams.push(stream);
       stream.request.once('response', (res) => res.once('end', () => order.push(`end ${i}`)));
     }
@@ -94,7 +95,7 @@ describe('graceful shutdown of a real process (SIGTERM)', () => {
 
     // Readiness goes false at once and stays reachable while the streams are drained (they are
     // ended over the first half of SHUTDOWN_GRACE_MS). Poll, bounded, until the 503 shows up.
-    let ready: RawResponse | undefined;
+    let ready: JsonResponse | undefined;
     for (let attempt = 0; attempt < 200 && ready?.status !== 503; attempt++) {
       ready = await get(`${url}/health/ready`);
     }

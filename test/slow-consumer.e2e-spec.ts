@@ -2,13 +2,13 @@ import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { TickerService } from '../src/replay/ticker.service';
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
 import { startApp, RunningApp } from './support/app';
-import { RawStream } from './support/sse-client';
+import { StreamReader } from './support/sse-client';
 
 /** Ids of the complete ticker frames of a raw stream, live or replayed (a cut-off frame does not count). */
-function ids(stream: RawStream): number[] {
+function ids(stream: StreamReader): number[] {
   return stream
     .frames()
-    .map((frame) => /^id: (\d+)$/m.exec(frame)?.[1])
+    .map((frame) => /^id: (\d+)$/m.exec(frame.text)?.[1])
     .filter((id): id is string => id !== undefined)
     .map(Number);
 }
@@ -25,7 +25,7 @@ describe('a consumer that stops reading', () => {
     const ticker = running.app.get(TickerService);
     const registry = running.app.get(ConnectionRegistry);
     const log = running.app.get<EventLog>(EVENT_LOG);
-    const slow = new RawStream(`${running.url}/events`);
+    const slow = new StreamReader(`${running.url}/events`);
     await slow.waitFor((s) => s.text.includes('"connected"'));
     // Stop reading: the socket buffers fill, then the server's buffer passes the limit.
     slow.response!.pause();
@@ -47,7 +47,9 @@ describe('a consumer that stops reading', () => {
     await slow.waitFor((s) => s.ended, 10_000, 'the cut connection to end');
     const received = ids(slow);
     const last = received[received.length - 1] ?? before;
-    const resumed = new RawStream(`${running.url}/events`, { 'Last-Event-ID': String(last) });
+    const resumed = new StreamReader(`${running.url}/events`, {
+      headers: { 'Last-Event-ID': String(last) },
+    });
     await resumed.waitFor((s) => s.text.includes('"catch_up_end"'), 10_000, 'catch-up');
     resumed.close();
     const all = [...received, ...ids(resumed)];

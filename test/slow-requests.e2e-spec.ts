@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { RunningApp, startApp } from './support/app';
-import { request, waitUntil } from './support/http';
+import { request } from './support/http';
 import { RecordingEventSource } from './support/sse-client';
+import { until } from './support/wait';
 
 /**
  * A POST that sends its headers and part of its body, then nothing: what a slow-body attack holds.
@@ -51,7 +52,7 @@ describe('slow requests: REQUEST_TIMEOUT_MS and MAX_REQUESTS_PER_IP', () => {
       void post.closed.then(() => closed++);
       posts.push(post);
     }
-    await waitUntil(() => closed === 450, '450 refusals', 30_000);
+    await until(() => closed === 450, '450 refusals', { timeoutMs: 30_000 });
     const refused = posts.filter((p) => p.status !== undefined);
     const held = posts.filter((p) => p.status === undefined);
     expect(refused).toHaveLength(450);

@@ -3,9 +3,15 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from './support/deploy-files';
 import { H2Stream } from './support/h2-stream';
-import { post as postTo, type JsonResponse } from './support/http';
+import {
+  get as getFrom,
+  post as postTo,
+  postUntilAccepted,
+  type JsonResponse,
+} from './support/http';
 import { startStack, type ContainerDeath, type Stack } from './support/stack';
-import { get as getFrom, RecordingEventSource, type ReceivedEvent } from './support/sse-client';
+import { RecordingEventSource, type ReceivedEvent } from './support/sse-client';
+import { until } from './support/wait';
 
 /**
  * The deployment as users deploy it: the real Dockerfile built and the real docker-compose.yml run
@@ -37,7 +43,7 @@ beforeAll(async () => {
   await until(
     async () => (await get(`${stack.url}/health/ready`).catch(() => undefined))?.status === 200,
     'nginx to answer /health/ready with 200',
-    120_000,
+    { timeoutMs: 120_000, everyMs: 250 },
   );
 }, UP_TIMEOUT_MS);
 
@@ -45,19 +51,6 @@ afterAll(async () => {
   clients.splice(0).forEach((c) => c.close());
   await stack?.dispose();
 }, 5 * 60_000);
-
-/** Polls an asynchronous condition (a command's state, a port) with a pause between tries. */
-async function until(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 function open(url: string, types: string[] = []): RecordingEventSource {
   const client = new RecordingEventSource(url, { types, fetch: stack.fetch });
@@ -88,22 +81,12 @@ async function mintInStack(scopes: string): Promise<string> {
 }
 
 /** Publishes through nginx, retrying while nginx finds no live replica (502/503/504). */
-async function publish(topic: string, data: unknown, token: string): Promise<JsonResponse> {
-  let last: JsonResponse | Error | undefined;
-  for (let attempt = 0; attempt < 400; attempt++) {
-    try {
-      last = await post(
-        `${stack.url}/api/events/${topic}`,
-        { data },
-        { Authorization: `Bearer ${token}` },
-      );
-      if (![502, 503, 504].includes(last.status)) return last;
-    } catch (error) {
-      last = error as Error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`publish to ${topic} not accepted: ${JSON.stringify(last)}`);
+function publish(topic: string, data: unknown, token: string): Promise<JsonResponse> {
+  return postUntilAccepted(
+    `${stack.url}/api/events/${topic}`,
+    { data },
+    { headers: { Authorization: `Bearer ${token}` }, pauseMs: 50, ca: stack.ca },
+  );
 }
 
 /** Open event streams of one replica, read from its own /metrics inside its container. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { AppProcess, buildAppOnce } from './support/app-process';
+import { request } from './support/http';
 
 const MiB = 1024 * 1024;
 /** 720 bodies of 500 KB: 360 MB published, over 10 times the budget (few requests: quick to send). */
@@ -24,23 +25,8 @@ function rssOf(pid: number): number {
 }
 
 /** One POST on a kept-alive agent; resolves with its status. */
-function publish(agent: http.Agent, url: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function publish(agent: http.Agent, url: string, body: string): Promise<number> {
+  return (await request(url, 'POST', { rawBody: body, agent })).status;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { GenerationService } from '../src/ai/generation.service';
-import { HttpStream } from './support/ai-client';
 import { RunningApp, startApp } from './support/app';
 import { AppProcess, buildAppOnce, ProcessExit } from './support/app-process';
-import { post, request, waitUntil } from './support/http';
 import { RedisServer } from './support/redis';
-import { RecordingEventSource } from './support/sse-client';
+import { post, request } from './support/http';
+import { RecordingEventSource, StreamReader } from './support/sse-client';
+import { until } from './support/wait';
 
 /**
  * A store that fails, restarts or comes back empty never leaves a client hanging or misled: real
@@ -91,15 +91,16 @@ describe('ids survive restarts: an id from before is answered with a reset, neve
         await redis.restart('SIGKILL'); // appendonly no: it comes back empty
         let after: string[] = [];
         // Appends fail with 503 until the instance has reconnected; then they go through.
-        for (;;) {
-          const res = await post(`${running.url}/api/events/t`, { data: { n: 101 } });
-          if (res.status === 202) {
-            after = [res.json.id as string];
-            break;
-          }
-          expect(res.status).toBe(503);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        await until(
+          async () => {
+            const res = await post(`${running.url}/api/events/t`, { data: { n: 101 } });
+            if (res.status === 202) after = [res.json.id as string];
+            else expect(res.status).toBe(503);
+            return res.status === 202;
+          },
+          'an append to go through after the reconnect',
+          { timeoutMs: 60_000, everyMs: 100 },
+        );
         after.push(...(await publish(running.url, 't', 102, 2)));
         const resumed = await resumeAfterRestart(running.url, before, after);
         expect(seen(resumed)).toEqual(['reset:history_truncated', 101, 102, 103]);
@@ -145,11 +146,11 @@ describe('SIGTERM with Redis down', () => {
       await stream.waitForOpen();
       await redis.stop('SIGKILL');
       // Readiness false: the instance knows the store is gone (its reader is reconnecting).
-      for (;;) {
-        const ready = await request(`${app.url}/health/ready`, 'GET');
-        if (ready.status === 503) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await until(
+        async () => (await request(`${app.url}/health/ready`, 'GET')).status === 503,
+        'readiness to answer 503',
+        { timeoutMs: 60_000, everyMs: 100 },
+      );
       // A bound far above the grace, so only a hang (the bug) fails this, never a slow machine.
       const exit = await Promise.race([
         app.stop('SIGTERM'),
@@ -176,35 +177,37 @@ describe('an AI generation when Redis fails mid-answer', () => {
   it('ends with a terminal error naming the store once Redis is back, for live and later readers', async () => {
     running = await startApp({ STORE: 'redis', REDIS_URL: redis.url, AI_DEMO_TOKEN_MS: '200' });
     const app = running;
-    const live = new HttpStream(`${app.url}/api/ai/chat`, {
+    const live = new StreamReader(`${app.url}/api/ai/chat`, {
       method: 'POST',
       body: { messages: [{ role: 'user', content: 'Tell me about SSE' }] },
     });
     try {
-      await live.waitFor((x) => x.frames().length >= 4, 20_000, 'start and three chunks');
-      const generationId = live.frames()[0]!.data.generationId!;
+      await live.waitFor((x) => x.dataFrames().length >= 4, 20_000, 'start and three chunks');
+      const generationId = live.dataFrames()[0]!.data.generationId!;
       await redis.stop('SIGKILL');
       // The generation stops where the store failed (its next chunk cannot be written).
       const generations = app.app.get(GenerationService);
-      await waitUntil(() => generations.runningCount === 0, 'the generation to stop', 20_000);
-      expect(live.frames().some((f) => ['done', 'error'].includes(f.data.type))).toBe(false);
+      await until(() => generations.runningCount === 0, 'the generation to stop', {
+        timeoutMs: 20_000,
+      });
+      expect(live.dataFrames().some((f) => ['done', 'error'].includes(f.data.type))).toBe(false);
       await redis.start(); // from its append-only file: everything written before is there
 
       await live.waitForEnd(30_000);
-      const terminal = live.frames().at(-1)!.data;
+      const terminal = live.dataFrames().at(-1)!.data;
       expect(terminal).toMatchObject({ type: 'error', reason: 'store' });
       expect(terminal.message).toMatch(/store/);
       expect(terminal.message).not.toMatch(/AI provider/);
 
       // A reader from the start gets the whole answer up to there, then the same end.
-      const later = new HttpStream(`${app.url}/api/ai/chat/${generationId}`);
+      const later = new StreamReader(`${app.url}/api/ai/chat/${generationId}`);
       try {
         await later.waitForEnd(20_000);
-        const types = later.frames().map((f) => f.data.type);
+        const types = later.dataFrames().map((f) => f.data.type);
         expect(types[0]).toBe('start');
         expect(types.at(-1)).toBe('error');
         expect(types.filter((t) => t === 'error' || t === 'done')).toHaveLength(1);
-        expect(later.frames().at(-1)!.data).toEqual(terminal);
+        expect(later.dataFrames().at(-1)!.data).toEqual(terminal);
       } finally {
         later.close();
       }

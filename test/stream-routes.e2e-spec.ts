@@ -1,21 +1,20 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { SseRouteListener } from '../src/sse/sse-route-listener';
 import { startApp, RunningApp } from './support/app';
+import { StreamReader } from './support/sse-client';
 
 /** Status and headers of a GET (a stream is closed as soon as its headers arrive). */
-function head(
+async function head(
   url: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, agent: false }, (res) => {
-      resolve({ status: res.statusCode ?? 0, headers: res.headers });
-      req.destroy();
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ECONNRESET') reject(error);
-    });
-  });
+  const answer = new StreamReader(url, { headers });
+  try {
+    const { status, headers: received } = await answer.responded();
+    return { status, headers: received };
+  } finally {
+    answer.close();
+  }
 }
 
 describe('Stream routes served below Express (SseRouteListener)', () => {

@@ -1,12 +1,12 @@
 import { ConnectionRegistry } from '../src/sse/connection-registry.service';
 import { startApp, RunningApp } from './support/app';
-import { post } from './support/http';
-import { get, RawStream, RecordingEventSource } from './support/sse-client';
+import { get, post } from './support/http';
+import { RecordingEventSource, StreamReader } from './support/sse-client';
 
 describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:channels', () => {
   let running: RunningApp;
   const sources: RecordingEventSource[] = [];
-  const raws: RawStream[] = [];
+  const raws: StreamReader[] = [];
   const open = (url: string, init?: ConstructorParameters<typeof RecordingEventSource>[1]) => {
     const source = new RecordingEventSource(url, init);
     sources.push(source);
@@ -88,20 +88,20 @@ describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:cha
 
   it('sends a reset (no id) for an unknown id, then live events', async () => {
     // Ids start from the clock; one far above it is newer than anything this store handed out.
-    const raw = new RawStream(`${running.url}/api/events?topic=a`, {
-      'Last-Event-ID': '9'.repeat(16),
+    const raw = new StreamReader(`${running.url}/api/events?topic=a`, {
+      headers: { 'Last-Event-ID': '9'.repeat(16) },
     });
     raws.push(raw);
     await raw.waitFor((r) => r.frames().length >= 2, 10_000, 'reset frame');
     const id = await publish('a', { data: 1 });
     await raw.waitFor((r) => r.text.includes(`id: ${id}`));
     const frames = raw.frames();
-    expect(frames[1]).toBe('data: {"type":"reset","reason":"unknown_id"}');
+    expect(frames[1]!.text).toBe('data: {"type":"reset","reason":"unknown_id"}');
     expect(raw.status).toBe(200);
   });
 
   it('delivers hostile data as one event with the exact data and no extra frame', async () => {
-    const raw = new RawStream(`${running.url}/api/events?topic=evil`);
+    const raw = new StreamReader(`${running.url}/api/events?topic=evil`);
     raws.push(raw);
     await raw.waitFor((r) => r.frames().length === 1, 10_000, 'opening frame');
     const hostile = 'x\n\nevent: pwned\ndata: pwned\r\n\r\nid: 999\n';
@@ -117,10 +117,10 @@ describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:cha
     expect(
       raw
         .frames()[1]!
-        .split('\n')
+        .text.split('\n')
         .filter((line) => line.startsWith('data:')),
     ).toHaveLength(1);
-    expect(raw.frames()[1]).toMatch(new RegExp(`^event: safe\nid: ${id}\ndata: `));
+    expect(raw.frames()[1]!.text).toMatch(new RegExp(`^event: safe\nid: ${id}\ndata: `));
     expect(es.events[0]!.type).toBe('safe');
     expect(es.events[0]!.json.data).toBe(hostile);
   });

@@ -14,10 +14,8 @@ const TYPEWRITER_INTERVAL_MS = 100;
 const READ_TIMEOUT_MS = 1000;
 const TICKER_INTERVAL_MS = 4000;
 
-const json = (frame: WireFrame) => {
-  const data = frame.text.split('\n').find((line) => line.startsWith('data: '));
-  return data ? (JSON.parse(data.slice(6)) as Record<string, unknown>) : undefined;
-};
+const json = (frame: WireFrame) =>
+  frame.data === undefined ? undefined : (JSON.parse(frame.data) as Record<string, unknown>);
 const ofType = (frames: WireFrame[], type: string) => frames.filter((f) => json(f)?.type === type);
 
 describe('two replicas of the built app behind the reference nginx', () => {

@@ -1,6 +1,7 @@
-import http from 'node:http';
 import { RunningApp, startApp } from './support/app';
+import { request } from './support/http';
 import { startNginx, type RunningNginx } from './support/nginx';
+import { StreamReader, type StreamRequest } from './support/sse-client';
 
 /**
  * Who the client is (TRUST_PROXY), what the proxy lets through (/metrics), what it writes down
@@ -11,62 +12,13 @@ import { startNginx, type RunningNginx } from './support/nginx';
 
 jest.setTimeout(30_000);
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+const opened: StreamReader[] = [];
 
-interface Opened {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  close(): void;
-}
-
-const opened: Opened[] = [];
-
-/** A plain GET from a chosen local address, body read to its end. */
-function get(
-  url: string,
-  options: { localAddress?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      url,
-      { agent: false, localAddress: options.localAddress, headers: options.headers },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-  });
-}
-
-/** Opens a stream and resolves with its status once the headers are in; the stream stays open. */
-function openStream(
-  url: string,
-  options: { localAddress?: string; headers?: Record<string, string> } = {},
-): Promise<Opened> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      url,
-      { agent: false, localAddress: options.localAddress, headers: options.headers },
-      (res) => {
-        res.resume();
-        const stream: Opened = {
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          close: () => req.destroy(),
-        };
-        opened.push(stream);
-        resolve(stream);
-      },
-    );
-    req.on('error', reject);
-  });
+/** Opens a stream and resolves once its status and headers are in; the stream stays open. */
+function openStream(url: string, options: StreamRequest = {}): Promise<StreamReader> {
+  const stream = new StreamReader(url, options);
+  opened.push(stream);
+  return stream.responded();
 }
 
 /** Distinct forged addresses, as a client that wants to look like many clients would send. */
@@ -159,28 +111,31 @@ describe('behind the project nginx (TRUST_PROXY = the nginx)', () => {
   it.each(spellings)(
     'denies %s to a client nginx does not allow (403 from nginx)',
     async (path) => {
-      const res = await get(`${nginx.url}${path}`, { localAddress: '127.0.0.2' });
+      const res = await request(`${nginx.url}${path}`, 'GET', { localAddress: '127.0.0.2' });
       expect(res.status).toBe(403);
       expect(res.body).not.toContain('rivulet_');
     },
   );
 
   it('control: the proxy host itself gets the metrics through the same rule', async () => {
-    const res = await get(`${nginx.url}/metrics`, { localAddress: '127.0.0.1' });
+    const res = await request(`${nginx.url}/metrics`, 'GET', { localAddress: '127.0.0.1' });
     expect(res.status).toBe(200);
     expect(res.body).toContain('rivulet_');
   });
 
   it('writes no access token into its access log, and still logs the request', async () => {
     const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2VjcmV0LXNpZ25hdHVyZQ';
-    await get(`${nginx.url}/api/chat/lobby/nope?case=log1&access_token=${token}&x=1`);
-    await get(`${nginx.url}/api/chat/lobby/nope?access_token=${token}&access_token=${token}2`);
-    await get(`${nginx.url}/api/chat/lobby/nope?case=log3&token=${token}`);
-    await get(`${nginx.url}/api/chat/lobby/nope?case=log4&ACCESS_TOKEN=${token}`);
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log1&access_token=${token}&x=1`, 'GET');
+    await request(
+      `${nginx.url}/api/chat/lobby/nope?access_token=${token}&access_token=${token}2`,
+      'GET',
+    );
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log3&token=${token}`, 'GET');
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log4&ACCESS_TOKEN=${token}`, 'GET');
     // Spellings Express's query parser reads as access_token too.
-    await get(`${nginx.url}/api/chat/lobby/nope?case=log6&access%5Ftoken=${token}`);
-    await get(`${nginx.url}/api/chat/lobby/nope?case=log7&access_token[]=${token}`);
-    await get(`${nginx.url}/api/chat/lobby/nope?case=log8&access_token%5B0%5D=${token}`);
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log6&access%5Ftoken=${token}`, 'GET');
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log7&access_token[]=${token}`, 'GET');
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log8&access_token%5B0%5D=${token}`, 'GET');
     const logs = nginx.logs();
     for (const tag of [
       'case=log1&access_token=[redacted] HTTP/1.1',
@@ -195,7 +150,7 @@ describe('behind the project nginx (TRUST_PROXY = the nginx)', () => {
     expect(logs).toContain('case=log8&access_token%5B0%5D=[redacted]');
     expect(logs).not.toContain(token);
     // Control: what is not a credential is logged as it came.
-    await get(`${nginx.url}/api/chat/lobby/nope?case=log5&tokens=visible`);
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log5&tokens=visible`, 'GET');
     expect(nginx.logs()).toContain('case=log5&tokens=visible HTTP/1.1');
   });
 });
@@ -208,16 +163,16 @@ describe('strict routing in the app', () => {
   it.each(['/METRICS', '/Metrics', '/metrics/', '/health/ready/', '/HEALTH/live'])(
     'answers 404 to %s, another spelling of a route',
     async (path) => {
-      const res = await get(`${running.url}${path}`);
+      const res = await request(`${running.url}${path}`, 'GET');
       expect(res.status).toBe(404);
       expect(JSON.parse(res.body)).toMatchObject({ statusCode: 404, error: 'Not Found' });
     },
   );
 
   it('control: the routes themselves answer', async () => {
-    expect((await get(`${running.url}/metrics`)).status).toBe(200);
-    expect((await get(`${running.url}/health/ready`)).status).toBe(200);
-    expect((await get(`${running.url}/`)).status).toBe(200);
+    expect((await request(`${running.url}/metrics`, 'GET')).status).toBe(200);
+    expect((await request(`${running.url}/health/ready`, 'GET')).status).toBe(200);
+    expect((await request(`${running.url}/`, 'GET')).status).toBe(200);
   });
 });
 
@@ -235,7 +190,7 @@ describe('X-Content-Type-Options on every answer', () => {
     ['metrics', '/metrics'],
     ['health', '/health/live'],
   ])('%s carries nosniff', async (_what, path) => {
-    const res = await get(`${running.url}${path}`);
+    const res = await request(`${running.url}${path}`, 'GET');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
 
@@ -246,7 +201,7 @@ describe('X-Content-Type-Options on every answer', () => {
   });
 
   it('serves the client declarations (.d.ts) as text, not video/mp2t', async () => {
-    const res = await get(`${running.url}/rivulet-client.d.ts`);
+    const res = await request(`${running.url}/rivulet-client.d.ts`, 'GET');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.body).toContain('declare');

@@ -1,10 +1,11 @@
 import { startApp, RunningApp } from './support/app';
-import { get, RawStream, RecordingEventSource } from './support/sse-client';
+import { get } from './support/http';
+import { RecordingEventSource, StreamReader } from './support/sse-client';
 
 describe('GET /api/stream (typewriter)', () => {
   let running: RunningApp;
   const sources: RecordingEventSource[] = [];
-  const streams: RawStream[] = [];
+  const streams: StreamReader[] = [];
 
   beforeAll(async () => {
     running = await startApp({ TYPEWRITER_INTERVAL_MS: '2', TYPEWRITER_MAX_TEXT: '50' });
@@ -16,7 +17,7 @@ describe('GET /api/stream (typewriter)', () => {
   afterAll(() => running.close());
 
   it('sends the contract headers and opens with retry and a comment before any event', async () => {
-    const stream = new RawStream(`${running.url}/api/stream?text=hi`);
+    const stream = new StreamReader(`${running.url}/api/stream?text=hi`);
     streams.push(stream);
     await stream.waitFor((s) => s.ended, 5000, 'end of stream');
     expect(stream.status).toBe(200);

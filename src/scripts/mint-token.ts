@@ -8,10 +8,10 @@
  * --publish <p1,p2>, --expires <1h>. docs/deploy.md shows it against the compose stack.
  * scripts/mint-token.mjs is the development variant that takes the secret as an argument.
  */
-import { SignJWT } from 'jose';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/app-config';
 import { ConfigError } from '../config/env.schema';
+import { signToken } from './sign-token';
 
 const USAGE =
   'usage: node dist/scripts/mint-token.js [--sub id] [--subscribe p1,p2] [--publish p1,p2] [--expires 1h]\n';
@@ -45,14 +45,8 @@ export async function mintToken(
   }
   const subscribe = list(values.subscribe);
   const publish = list(values.publish);
-  const payload =
-    subscribe.length > 0 || publish.length > 0 ? { rivulet: { subscribe, publish } } : {};
-  const jwt = new SignJWT(payload)
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
-    .setExpirationTime(values.expires);
-  if (values.sub) jwt.setSubject(values.sub);
-  return jwt.sign(new TextEncoder().encode(secret));
+  const scopes = subscribe.length > 0 || publish.length > 0 ? { subscribe, publish } : {};
+  return signToken(secret, { sub: values.sub, ...scopes }, values.expires);
 }
 
 if (require.main === module) {

@@ -2,7 +2,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TEST_ENV } from './app';
-import { freePort, waitForPort } from './redis';
+import { freePort, waitUntilAccepting } from './ports';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** Compiled app for tests that need real processes (kill -9); gitignored, rebuilt incrementally. */
@@ -15,6 +15,27 @@ export async function buildAppOnce(): Promise<string> {
   args.push('--tsBuildInfoFile', path.join(OUT_DIR, '.tsbuildinfo'));
   await promisify(execFile)(process.execPath, [tsc, ...args], { cwd: ROOT });
   return path.join(OUT_DIR, 'main.js');
+}
+
+/**
+ * Runs node with `args` (an entry point of the app) to its exit, with exactly `env` and PATH: for
+ * starts that must fail (bad configuration) or end by themselves. Resolves with the exit code and
+ * what the process wrote to stderr.
+ */
+export function runToExit(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
 }
 
 export interface ProcessExit {
@@ -67,7 +88,7 @@ export class AppProcess {
         reject(new Error(`app exited (${code}) at start: ${this.output}`)),
       ),
     );
-    await Promise.race([waitForPort(this.port, 20_000), exited]);
+    await Promise.race([waitUntilAccepting(this.port, 20_000), exited]);
   }
 
   /**

@@ -1,6 +1,7 @@
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Changes } from './wait';
 
 /** How the fake answers the next requests. */
 export type FakeBehaviour =
@@ -61,7 +62,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 export class FakeOpenAi {
   behaviour: FakeBehaviour = { kind: 'tokens', tokens: ['Hello', ' world'] };
   readonly requests: FakeRequest[] = [];
-  private readonly events = new EventEmitter();
+  /** Told of every request, abort and hold. */
+  private readonly changes = new Changes();
   private readonly server: http.Server;
   private released: (() => void) | undefined;
   private releasePromise: Promise<void> | undefined;
@@ -96,29 +98,21 @@ export class FakeOpenAi {
 
   /** Resolves when `count` requests have been aborted by the client (no timeout: jest's per-test one). */
   waitForAborts(count = 1): Promise<void> {
-    return this.waitUntil(() => this.requests.filter((r) => r.aborted).length >= count, 'abort');
+    return this.until(() => this.requests.filter((r) => r.aborted).length >= count, 'an abort');
   }
 
   /** Resolves when `count` requests have arrived. */
   waitForRequests(count = 1): Promise<void> {
-    return this.waitUntil(() => this.requests.length >= count, 'request');
+    return this.until(() => this.requests.length >= count, `${count} request(s)`);
   }
 
   /** Resolves when the held answer is waiting for release(). */
   waitForHold(): Promise<void> {
-    return this.waitUntil(() => this.releasePromise !== undefined, 'hold');
+    return this.until(() => this.releasePromise !== undefined, 'the hold');
   }
 
-  private waitUntil(predicate: () => boolean, event: string): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!predicate()) return;
-        this.events.off(event, check);
-        resolve();
-      };
-      this.events.on(event, check);
-      check();
-    });
+  private until(check: () => boolean, what: string): Promise<void> {
+    return this.changes.until(check, what, { timeoutMs: Infinity });
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -134,9 +128,9 @@ export class FakeOpenAi {
     res.on('close', () => {
       if (res.writableFinished) return;
       record.aborted = true;
-      this.events.emit('abort');
+      this.changes.notify();
     });
-    this.events.emit('request');
+    this.changes.notify();
     const behaviour = this.behaviour;
     if (behaviour.kind === 'http-error') {
       res.writeHead(behaviour.status, { 'Content-Type': 'application/json' }).end(behaviour.body);
@@ -184,7 +178,7 @@ export class FakeOpenAi {
     await send([ROLE_FRAME, ...before]);
     if (hold >= 0) {
       this.releasePromise = new Promise<void>((resolve) => (this.released = resolve));
-      this.events.emit('hold');
+      this.changes.notify();
       await this.releasePromise;
       this.releasePromise = undefined;
       this.released = undefined;

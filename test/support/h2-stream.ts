@@ -1,6 +1,6 @@
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
-import type { WireFrame, WireRead } from './wire-stream';
+import { RecordedStream, type WireFrame } from './wire-stream';
 
 /**
  * An HTTP/2 client (node:http2, over TLS with ALPN `h2`) that keeps every DATA chunk exactly as it
@@ -16,26 +16,22 @@ export interface H2Request {
   body?: string;
 }
 
-export class H2Stream {
-  readonly reads: WireRead[] = [];
+export class H2Stream extends RecordedStream {
   status = 0;
   /** Response headers as node:http2 gives them (lower-case names, pseudo-headers included). */
   headers: http2.IncomingHttpHeaders = {};
-  frames: WireFrame[] = [];
   /** The server ended the stream (END_STREAM): a complete response. */
   complete = false;
-  /** When the stream closed, from either side (END_STREAM, RST_STREAM or the session going away). */
-  closedAt: number | undefined;
   /** The negotiated ALPN protocol and TLS version of the connection. */
   alpnProtocol: string | undefined;
   tlsVersion: string | undefined;
 
   private readonly session: http2.ClientHttp2Session;
   private readonly closed: Promise<void>;
-  private waiters: Array<() => void> = [];
   private onFrame: ((frame: WireFrame) => void) | undefined;
 
   constructor(origin: string, ca: string, request: H2Request) {
+    super('stream', 'utf8');
     this.session = http2.connect(origin, { ca, servername: 'localhost' });
     this.session.on('error', () => undefined); // shows up as the stream's close below
     this.session.once('connect', (session: http2.ClientHttp2Session) => {
@@ -88,72 +84,16 @@ export class H2Stream {
     for (const frame of this.frames) fn(frame);
   }
 
-  /** Waits until the predicate holds; fails at once if the stream closes first (unless it holds then). */
-  waitFor(
-    predicate: (stream: H2Stream) => boolean,
-    what: string,
-    timeoutMs = 10_000,
-  ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (predicate(this)) {
-          done();
-          resolve();
-        } else if (this.closedAt !== undefined) {
-          done();
-          reject(
-            new Error(`stream closed while waiting for ${what}; received:\n${this.received()}`),
-          );
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${this.received()}`),
-        );
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
-  }
-
-  waitForClose(what = 'the stream to close', timeoutMs = 10_000): Promise<void> {
-    return this.waitFor((s) => s.closedAt !== undefined, what, timeoutMs);
-  }
-
   /** Closes the stream and its session (if still open) and waits until closed. */
   async close(): Promise<void> {
     this.session.destroy();
     await this.closed;
   }
 
-  received(): string {
-    return Buffer.concat(this.reads.map((r) => r.bytes))
-      .toString('utf8')
-      .slice(-3000);
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
-  /** SSE frames end with a blank line; a frame arrived with the DATA chunk holding its last byte. */
+  /** The frames so far (DATA chunks hold the body as is); each new one goes to onEachFrame's fn. */
   private parse(): void {
-    const readEnds: number[] = [];
-    let total = 0;
-    for (const read of this.reads) readEnds.push((total += read.bytes.length));
     const text = Buffer.concat(this.reads.map((r) => r.bytes)).toString('latin1');
-    const frames: WireFrame[] = [];
-    let start = 0;
-    for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n', start)) {
-      const read = readEnds.findIndex((readEnd) => readEnd > end + 1);
-      frames.push({ text: text.slice(start, end), read, at: this.reads[read]?.at ?? NaN });
-      start = end + 2;
-    }
+    const frames = this.framesOf(text, (i) => i);
     const fresh = frames.slice(this.frames.length);
     this.frames = frames;
     for (const frame of fresh) this.onFrame?.(frame);

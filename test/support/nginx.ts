@@ -12,9 +12,12 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, waitUntilAccepting } from './ports';
+
+/** Kept here too for the files that import them from this module. */
+export { freePort, waitUntilAccepting };
 
 /**
  * Runs the real Debian nginx with the project's real nginx/ configuration, pointed at upstream
@@ -266,47 +269,6 @@ function killGroup(group: number): void {
   } catch {
     // ESRCH: the whole group is gone already
   }
-}
-
-/** A port that was free a moment ago (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Resolves once a TCP connection to the port succeeds; retries refused connections every 20 ms
- * while `keepTrying()` holds, until the deadline.
- */
-export function waitUntilAccepting(
-  port: number,
-  timeoutMs: number,
-  keepTrying: () => boolean,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', (error) => {
-        socket.destroy();
-        if (!keepTrying()) reject(new Error(`the process for port ${port} is not running`));
-        else if (Date.now() > deadline)
-          reject(new Error(`nothing accepted connections on ${port}: ${error.message}`));
-        else setTimeout(attempt, 20);
-      });
-    };
-    attempt();
-  });
 }
 
 interface TestCertificate {

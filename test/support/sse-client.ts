@@ -1,35 +1,7 @@
 import { EventSource, type EventSourceInit } from 'eventsource';
 import http from 'node:http';
-import https from 'node:https';
-
-/** Conditions waited on until something new arrives; each resolves when its check holds. */
-class Waiters {
-  private pending: Array<() => void> = [];
-
-  waitFor(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const waiter = () => {
-        if (!check()) return false;
-        cleanup();
-        resolve();
-        return true;
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out waiting for ${describe()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.pending = this.pending.filter((w) => w !== waiter);
-      };
-      if (!waiter()) this.pending.push(waiter);
-    });
-  }
-
-  notify(): void {
-    for (const waiter of [...this.pending]) waiter();
-  }
-}
+import { dataFrames, parseFrames, type DataFrame, type SseFrame } from './sse-frames';
+import { Changes } from './wait';
 
 export interface ReceivedEvent {
   type: string;
@@ -47,7 +19,7 @@ export class RecordingEventSource {
   readonly events: ReceivedEvent[] = [];
   opens = 0;
   errors = 0;
-  private readonly waiters = new Waiters();
+  private readonly changes = new Changes();
 
   constructor(
     url: string,
@@ -94,11 +66,10 @@ export class RecordingEventSource {
     timeoutMs = 10_000,
     what = 'condition',
   ): Promise<void> {
-    return this.waiters.waitFor(
-      () => predicate(this.events),
+    return this.changes.until(() => predicate(this.events), what, {
       timeoutMs,
-      () => `${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`,
-    );
+      got: () => JSON.stringify(this.events.map((e) => e.data)),
+    });
   }
 
   waitForOpen(count = 1, timeoutMs = 10_000): Promise<void> {
@@ -110,64 +81,58 @@ export class RecordingEventSource {
   }
 
   private notify(): void {
-    this.waiters.notify();
+    this.changes.notify();
   }
 }
 
-export interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/**
- * A plain GET that reads the whole body (for non-stream answers: 204, 4xx, finished streams). An
- * https:// URL is verified against `tls.ca` alone when given (a self-signed certificate).
- */
-export function get(
-  url: string,
-  headers: Record<string, string> = {},
-  tls: { ca?: string } = {},
-): Promise<RawResponse> {
-  const client = url.startsWith('https:') ? https : http;
-  const options = { headers, agent: false, ...(tls.ca === undefined ? {} : { ca: tls.ca }) };
-  return new Promise((resolve, reject) => {
-    const req = client.get(url, options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-  });
-}
-
 export interface StreamRequest {
-  method?: 'GET' | 'POST';
+  /** Default GET. */
+  method?: string;
   /** Sent as JSON. */
   body?: unknown;
+  /** Sent as is (Content-Type application/json unless `headers` names another one). */
+  rawBody?: string;
   headers?: Record<string, string>;
+  /** The client's side of the connection (another loopback address plays another client). */
+  localAddress?: string;
 }
 
 /**
  * A streamed response read raw over node:http, exposing the socket, for tests that must control
- * reading (pause it to play a slow consumer), look at the exact bytes, or POST (fetch-style clients).
+ * reading (pause it to play a slow consumer), look at the exact bytes, POST (fetch-style clients),
+ * or only need the status and headers of a stream (`responded()`, then `close()`).
  */
 export class StreamReader {
   text = '';
   status = 0;
   headers: http.IncomingHttpHeaders = {};
   ended = false;
+  /** Why the request failed before or during the response (a reset, a refused connection). */
+  error: Error | undefined;
   readonly request: http.ClientRequest;
   response: http.IncomingMessage | undefined;
-  private readonly waiters = new Waiters();
+  private readonly changes = new Changes();
 
-  constructor(url: string, options: StreamRequest = {}) {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers = { ...(body ? { 'Content-Type': 'application/json' } : {}), ...options.headers };
+  constructor(
+    readonly url: string,
+    options: StreamRequest = {},
+  ) {
+    const body =
+      options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    const headers = {
+      ...(body !== undefined
+        ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }
+        : {}),
+      ...options.headers,
+    };
     this.request = http.request(
       url,
-      { method: options.method ?? 'GET', headers, agent: false },
+      {
+        method: options.method ?? 'GET',
+        headers,
+        agent: false,
+        localAddress: options.localAddress,
+      },
       (res) => {
         this.response = res;
         this.status = res.statusCode ?? 0;
@@ -186,11 +151,22 @@ export class StreamReader {
         this.notify();
       },
     );
-    this.request.on('error', () => {
+    this.request.on('error', (error) => {
+      this.error = error;
       this.ended = true;
       this.notify();
     });
     this.request.end(body);
+  }
+
+  /** Complete frames received so far, every kind (comments and retry-only frames too). */
+  frames(): SseFrame[] {
+    return parseFrames(this.text);
+  }
+
+  /** Complete frames that carry data, the data parsed as JSON. */
+  dataFrames<T = any>(): Array<DataFrame<T>> {
+    return dataFrames<T>(this.text);
   }
 
   waitFor(
@@ -198,11 +174,21 @@ export class StreamReader {
     timeoutMs = 10_000,
     what = 'condition',
   ): Promise<void> {
-    return this.waiters.waitFor(
-      () => predicate(this),
+    return this.changes.until(() => predicate(this), what, {
       timeoutMs,
-      () => `${what}; got ${JSON.stringify(this.text.slice(-2000))}`,
+      got: () => JSON.stringify(this.text.slice(-2000)),
+    });
+  }
+
+  /** Resolves once the status and headers are in; rejects when the request failed before that. */
+  async responded(timeoutMs = 10_000): Promise<this> {
+    await this.waitFor(
+      (s) => s.response !== undefined || s.error !== undefined,
+      timeoutMs,
+      'a response',
     );
+    if (this.response === undefined) throw this.error ?? new Error(`no response from ${this.url}`);
+    return this;
   }
 
   /** Resolves once the server ended the response. */
@@ -215,19 +201,6 @@ export class StreamReader {
   }
 
   private notify(): void {
-    this.waiters.notify();
-  }
-}
-
-/** A GET stream read raw; frames() are the complete frames as text. */
-export class RawStream extends StreamReader {
-  constructor(url: string, headers: Record<string, string> = {}) {
-    super(url, { headers });
-  }
-
-  /** Complete frames received so far (split on the blank line). */
-  frames(): string[] {
-    const complete = this.text.slice(0, this.text.lastIndexOf('\n\n') + 2);
-    return complete.split('\n\n').filter((f) => f.length > 0);
+    this.changes.notify();
   }
 }

@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { FetchLike } from 'eventsource';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { REPO, run, type CommandResult } from './deploy-files';
-import { freePort } from './nginx';
+import { freePort } from './ports';
+import { Changes, until } from './wait';
 
 /**
  * The real Dockerfile and docker-compose.yml, run the way users run them: `docker compose up
@@ -112,19 +113,23 @@ async function startPodman(dir: string, dockerConfig: string): Promise<StackEngi
   );
   const serviceExited = exitOf(service);
   const compose = [path.join(cache, 'bin', 'docker-compose')];
-  // The service answers once its socket accepts API calls.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ping = await run(compose[0]!, ['version'], { env }).catch(() => undefined);
-    const api = await run('podman', ['--url', env.DOCKER_HOST!, 'version'], { env }).catch(
-      () => undefined,
+  // The service answers once its socket accepts API calls (a socket tells nobody: asked every 200 ms).
+  try {
+    await until(
+      async () => {
+        if (service.exitCode !== null) throw new Error('podman system service exited');
+        const ping = await run(compose[0]!, ['version'], { env }).catch(() => undefined);
+        const api = await run('podman', ['--url', env.DOCKER_HOST!, 'version'], { env }).catch(
+          () => undefined,
+        );
+        return ping?.code === 0 && api?.code === 0;
+      },
+      `podman system service on ${socket}`,
+      { timeoutMs: 60_000, everyMs: 200 },
     );
-    if (ping?.code === 0 && api?.code === 0) break;
-    if (service.exitCode !== null || Date.now() > deadline) {
-      service.kill('SIGKILL');
-      throw new Error(`podman system service did not answer on ${socket}:\n${serviceLog}`);
-    }
-    await pause(200);
+  } catch (error) {
+    service.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}:\n${serviceLog}`);
   }
   return {
     kind: 'podman',
@@ -315,7 +320,7 @@ function watchDeaths(engine: StackEngine, env: NodeJS.ProcessEnv, label: string)
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const listeners = new Set<() => void>();
+  const changes = new Changes();
   let buffer = '';
   child.stdout?.setEncoding('utf8');
   child.stdout?.on('data', (chunk: string) => {
@@ -326,29 +331,16 @@ function watchDeaths(engine: StackEngine, env: NodeJS.ProcessEnv, label: string)
       buffer = buffer.slice(newline + 1);
       if (line) deaths.push(parseDeath(JSON.parse(line) as Record<string, any>));
     }
-    listeners.forEach((listener) => listener());
+    changes.notify();
   });
   const exited = exitOf(child);
   const died = (id: string) => deaths.some((d) => d.id.startsWith(id) || id.startsWith(d.id));
   return {
     deaths,
     waitFor: (ids, timeoutMs) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (!ids.every(died)) return;
-          cleanup();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`not every container died: ${JSON.stringify({ ids, deaths })}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        check();
+      changes.until(() => ids.every(died), 'every container to die', {
+        timeoutMs,
+        got: () => JSON.stringify({ ids, deaths }),
       }),
     stop: async () => {
       child.kill('SIGTERM');

@@ -3,13 +3,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  freePort,
-  startNginx,
-  waitUntilAccepting,
-  type NginxOptions,
-  type RunningNginx,
-} from './nginx';
+import { startNginx, type NginxOptions, type RunningNginx } from './nginx';
+import { freePort, waitUntilAccepting } from './ports';
 
 /**
  * The deployed topology on loopback: N processes of the built app (`node dist/main.js`, each on its

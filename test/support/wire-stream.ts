@@ -1,5 +1,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { parseFrames, type SseFrame } from './sse-frames';
+import { Changes } from './wait';
 
 /**
  * An HTTP/1.1 client on a bare TCP socket that keeps every read() exactly as it came off the wire,
@@ -14,9 +16,8 @@ export interface WireRead {
   bytes: Buffer;
 }
 
-export interface WireFrame {
-  /** The frame's lines, without the blank line that ends it. */
-  text: string;
+/** A frame (parsed by the one frame parser) and the read that completed it. */
+export interface WireFrame extends SseFrame {
   /** Index into `reads` of the read that completed the frame, and its time. */
   read: number;
   at: number;
@@ -29,23 +30,82 @@ export interface WireRequest {
   body?: string;
 }
 
-export class WireStream {
+/**
+ * What WireStream and H2Stream share: every read kept as it came with its time, the SSE frames
+ * found in them (each with the read that completed it), and waits on both.
+ */
+export abstract class RecordedStream {
   readonly reads: WireRead[] = [];
+  frames: WireFrame[] = [];
+  /** When the connection (or HTTP/2 stream) closed, from either side. */
+  closedAt: number | undefined;
+  private readonly changes = new Changes();
+
+  /** `noun` names what closes in failure messages; `encoding` decodes the reads for them. */
+  protected constructor(
+    private readonly noun: string,
+    private readonly encoding: BufferEncoding,
+  ) {}
+
+  /** Waits until the predicate holds; fails at once if the stream closes first (unless it holds then). */
+  waitFor(predicate: (stream: this) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    return this.changes.until(
+      () => {
+        if (predicate(this)) return true;
+        if (this.closedAt === undefined) return false;
+        throw new Error(
+          `${this.noun} closed while waiting for ${what}; received:\n${this.received()}`,
+        );
+      },
+      what,
+      { timeoutMs, got: () => this.received() },
+    );
+  }
+
+  waitForClose(what = `the ${this.noun} to close`, timeoutMs = 10_000): Promise<void> {
+    return this.waitFor((s) => s.closedAt !== undefined, what, timeoutMs);
+  }
+
+  /** Everything received so far (its end), for failure messages. */
+  received(): string {
+    return Buffer.concat(this.reads.map((r) => r.bytes))
+      .toString(this.encoding)
+      .slice(-3000);
+  }
+
+  protected notify(): void {
+    this.changes.notify();
+  }
+
+  /**
+   * The frames of the body `text`; `offsetOf(i)` is where the body's character i stands in the
+   * concatenated reads, so that each frame gets the read that holds its last byte.
+   */
+  protected framesOf(text: string, offsetOf: (index: number) => number): WireFrame[] {
+    const readEnds: number[] = [];
+    let total = 0;
+    for (const read of this.reads) readEnds.push((total += read.bytes.length));
+    return parseFrames(text).map((frame) => {
+      const lastByte = offsetOf(frame.end - 1);
+      const read = readEnds.findIndex((readEnd) => readEnd > lastByte);
+      return { ...frame, read, at: this.reads[read]?.at ?? NaN };
+    });
+  }
+}
+
+export class WireStream extends RecordedStream {
   status = 0;
   /** Response headers, names lower-cased; repeated headers keep every value. */
   headers: Array<[string, string]> = [];
-  frames: WireFrame[] = [];
   /** The chunked body ended with its final zero-length chunk: a complete response. */
   complete = false;
-  /** When the connection closed, from either side. */
-  closedAt: number | undefined;
   readonly openedAt = performance.now();
 
   private readonly socket: net.Socket;
   private readonly closed: Promise<void>;
-  private waiters: Array<() => void> = [];
 
   constructor(port: number, request: WireRequest) {
+    super('connection', 'latin1');
     const body = request.body ?? '';
     const head = [
       `${request.method ?? 'GET'} ${request.path} HTTP/1.1`,
@@ -76,60 +136,10 @@ export class WireStream {
     return this.headers.find(([n]) => n === name.toLowerCase())?.[1];
   }
 
-  /** Waits until the predicate holds; fails at once if the connection closes first (unless it holds then). */
-  waitFor(
-    predicate: (stream: WireStream) => boolean,
-    what: string,
-    timeoutMs = 10_000,
-  ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (predicate(this)) {
-          done();
-          resolve();
-        } else if (this.closedAt !== undefined) {
-          done();
-          reject(
-            new Error(`connection closed while waiting for ${what}; received:\n${this.received()}`),
-          );
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what}; received:\n${this.received()}`,
-          ),
-        );
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
-  }
-
-  waitForClose(what = 'the connection to close', timeoutMs = 10_000): Promise<void> {
-    return this.waitFor((s) => s.closedAt !== undefined, what, timeoutMs);
-  }
-
   /** Closes the connection (if still open) and waits until it is closed. */
   async close(): Promise<void> {
     this.socket.destroy();
     await this.closed;
-  }
-
-  /** Everything received so far, for failure messages. */
-  received(): string {
-    return Buffer.concat(this.reads.map((r) => r.bytes))
-      .toString('latin1')
-      .slice(-3000);
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
   }
 
   /** Re-parses everything received so far (responses in these tests are a few KiB at most). */
@@ -175,18 +185,6 @@ export class WireStream {
       take(pos, raw.length);
     }
 
-    // SSE frames end with a blank line; the frame arrived with the read holding its last byte.
-    const readEnds: number[] = [];
-    let total = 0;
-    for (const read of this.reads) readEnds.push((total += read.bytes.length));
-    const text = Buffer.from(body).toString('latin1');
-    this.frames = [];
-    let start = 0;
-    for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n', start)) {
-      const lastByte = offsets[end + 1] ?? 0;
-      const read = readEnds.findIndex((readEnd) => readEnd > lastByte);
-      this.frames.push({ text: text.slice(start, end), read, at: this.reads[read]?.at ?? NaN });
-      start = end + 2;
-    }
+    this.frames = this.framesOf(Buffer.from(body).toString('latin1'), (i) => offsets[i] ?? 0);
   }
 }
