@@ -6,12 +6,13 @@
 FROM node:24-bookworm-slim AS base
 WORKDIR /app
 
-# ---- build: TypeScript -> dist/ with every dependency (Nest CLI, tsc) ---------------------------
+# ---- build: TypeScript -> dist/ with every dependency (tsc) -------------------------------------
 FROM base AS build
 # The manifests alone first, so the dependency layer is reused until they change.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/clean-dist.mjs ./scripts/clean-dist.mjs
 COPY src ./src
 # The demo pages written against npm packages (the AI SDK's useChat) are bundled into public/build/.
 COPY web ./web
