@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
+import { serveApiDocs } from './docs/api-document';
 
 const NEST_LOG_LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
   silent: [],
@@ -45,6 +46,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);
+  serveApiDocs(app);
   // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
 }

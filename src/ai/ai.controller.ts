@@ -18,6 +18,7 @@ import { SseEmission } from '../sse/sse-message';
 import { AiAccessService } from './ai-access.service';
 import type { ChatMessage } from './ai-provider';
 import {
+  chatRequestSchema,
   Pace,
   parseChatRequest,
   parseGenerationId,
@@ -25,8 +26,12 @@ import {
   parsePace,
 } from './dto/ai-chat.dto';
 import { GenerationService, StartOptions } from './generation.service';
+import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiJsonBody } from '../common/api-docs';
+import { aiEvents, cancelOutcomeSchema } from './dto/ai-events.dto';
 
 /** AI answers. Access (AUTH_JWT_SECRET set) is checked before any stream starts: see AiAccessService. */
+@ApiTags('ai')
 @Controller('api')
 export class AiController {
   constructor(
@@ -39,7 +44,20 @@ export class AiController {
    * reconnect (same URL + Last-Event-ID) resumes the generation holding that event and never starts
    * a new one; an id no generation of this message holds is a 404 (EventSource stops).
    */
-  @SseEndpoint('ai/chat', 'ai')
+  @SseEndpoint('ai/chat', 'ai', { events: aiEvents })
+  @ApiQuery({
+    name: 'message',
+    required: true,
+    type: String,
+    description: 'the user message to answer',
+  })
+  @ApiQuery({
+    name: 'pace',
+    required: false,
+    enum: ['chunk', 'char'],
+    description: 'chunk (as the model produces it) or char (one event per character)',
+  })
+  @ApiErrors(404)
   async chat(
     @Req() req: Request,
     @Query('message') rawMessage: unknown,
@@ -64,7 +82,15 @@ export class AiController {
   }
 
   /** The same stream for fetch clients: body `{"messages":[{"role","content"}]}`. */
-  @SseEndpoint('ai/chat', 'ai', { method: 'POST' })
+  @SseEndpoint('ai/chat', 'ai', { method: 'POST', events: aiEvents })
+  @ApiJsonBody(chatRequestSchema)
+  @ApiQuery({
+    name: 'pace',
+    required: false,
+    enum: ['chunk', 'char'],
+    description: 'chunk (as the model produces it) or char (one event per character)',
+  })
+  @ApiErrors(413)
   async chatPost(
     @Req() req: Request,
     @Body() body: unknown,
@@ -77,7 +103,14 @@ export class AiController {
   }
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */
-  @SseEndpoint('ai/chat/:generationId', 'ai')
+  @SseEndpoint('ai/chat/:generationId', 'ai', { events: aiEvents })
+  @ApiQuery({
+    name: 'pace',
+    required: false,
+    enum: ['chunk', 'char'],
+    description: 'chunk (as the model produces it) or char (one event per character)',
+  })
+  @ApiErrors(404)
   async resume(
     @Req() req: Request,
     @Param('generationId') rawId: string,
@@ -92,6 +125,13 @@ export class AiController {
 
   /** Cancels a running generation: upstream aborted at once, readers get `error` reason `cancelled`. */
   @Delete('ai/chat/:generationId')
+  @ApiResponse({ status: 202, description: 'cancelled', standardSchema: cancelOutcomeSchema })
+  @ApiResponse({
+    status: 200,
+    description: 'already over (status finished)',
+    standardSchema: cancelOutcomeSchema,
+  })
+  @ApiErrors(401, 403, 404, 503)
   @HttpCode(HttpStatus.ACCEPTED)
   async cancel(
     @Req() req: Request,

@@ -8,7 +8,11 @@ import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
 import { ChatService } from './chat.service';
 import { chatMessageSchema, parseRoomId, roomTopic } from './dto/chat-message.dto';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiJsonBody } from '../common/api-docs';
+import { chatEvents, chatPostedSchema } from './dto/chat-events.dto';
 
+@ApiTags('chat')
 @Controller('api/chat')
 export class ChatController {
   constructor(
@@ -17,7 +21,7 @@ export class ChatController {
   ) {}
 
   /** A room's messages (seed); a reconnect with Last-Event-ID replays what it missed. */
-  @SseEndpoint(':roomId', 'chat')
+  @SseEndpoint(':roomId', 'chat', { events: chatEvents })
   async room(
     @Req() req: Request,
     @Param('roomId') rawRoomId: string,
@@ -30,6 +34,9 @@ export class ChatController {
 
   /** Posts `{user, text}` to a room (seed): 201 `{success: true, id}`. */
   @Post(':roomId/message')
+  @ApiJsonBody(chatMessageSchema)
+  @ApiResponse({ status: 201, description: 'posted', standardSchema: chatPostedSchema })
+  @ApiErrors(400, 401, 403, 413, 503)
   @HttpCode(HttpStatus.CREATED)
   async post(
     @Req() req: Request,
