@@ -1,5 +1,5 @@
 # Rivulet image. Three stages: compile with the full toolchain, install production dependencies
-# on their own, and a runtime that holds only those two results. README.md ("Deploy") explains it.
+# on their own, and a runtime that holds only those two results. docs/deploy.md explains it.
 #   docker build -t rivulet .
 
 # Node.js 24 (the current LTS) on Debian 12, slim variant.

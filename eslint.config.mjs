@@ -12,6 +12,7 @@ export default tseslint.config(
       'bench/',
       'public/',
       'eslint.config.mjs',
+      '.dependency-cruiser.cjs',
       'jest.config.ts',
       'test-artifacts/',
       'scripts/',

@@ -1,4 +1,4 @@
-import { MetricsService } from '../src/metrics/metrics.service';
+import { AiMetrics } from '../src/ai/ai-metrics';
 import { TickerService } from '../src/replay/ticker.service';
 import { RunningApp, startApp } from './support/app';
 import { parseExposition } from './support/metrics';
@@ -96,8 +96,8 @@ describe('GET /metrics', () => {
     expect(after.get('rivulet_sse_open_streams{kind="typewriter"}')).toBe(0);
   });
 
-  it('exposes the AI counters the AI module increments through MetricsService', async () => {
-    const metrics = running.app.get(MetricsService);
+  it('exposes the AI counters the AI module increments through AiMetrics', async () => {
+    const metrics = running.app.get(AiMetrics);
     metrics.aiGenerationStarted();
     metrics.aiGenerationStarted();
     metrics.aiGenerationFinished('completed');

@@ -1,5 +1,6 @@
 // @ts-check
-/** Small DOM helpers shared by the demo pages. */
+/** Small DOM helpers shared by the demo pages. Importing this module renders the page's frame. */
+import './shell.js';
 
 // On a phone the nav scrolls sideways: keep the current page's link in view.
 document.querySelector('.nav [aria-current="page"]')?.scrollIntoView({ inline: 'center', block: 'nearest' });

@@ -13,7 +13,7 @@ import { GenerationService } from './generation.service';
 export const AI_START_SCOPE = `${AI_TOPIC_PREFIX}*`;
 
 /**
- * Access to AI generations (CONTRACT §4), on top of AccessService's topic scopes. A generation is
+ * Access to AI generations (docs/protocol.md §4), on top of AccessService's topic scopes. A generation is
  * topic `ai:<id>`, and its owner (the `sub` that started it) needs no further scope for it:
  *
  * - start: publish to `ai:*`;

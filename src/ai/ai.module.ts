@@ -2,6 +2,7 @@ import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { REDIS_KEY_PREFIX } from '../event-log/event-log.module';
 import { AiAccessService } from './ai-access.service';
+import { AiMetrics } from './ai-metrics';
 import { AI_PROVIDER, AiProvider } from './ai-provider';
 import { AiController } from './ai.controller';
 import { GenerationService } from './generation.service';
@@ -54,6 +55,7 @@ export function createReaderPresence(config: AppConfig): ReaderPresence {
     },
     GenerationService,
     AiAccessService,
+    AiMetrics,
   ],
   exports: [GenerationService, AiAccessService],
 })

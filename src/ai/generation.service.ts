@@ -23,9 +23,9 @@ import {
 import { RetryableHttpException, retryAfterSeconds } from '../common/retryable.exception';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { compareIds, EVENT_LOG, EventLog, LogEvent, Unsubscribe } from '../event-log/event-log';
-import { messagePerEvent } from '../event-log/log-stream-emissions';
+import { messagePerEvent } from '../sse/log-stream-emissions';
 import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
-import { AiAbortReason, AiGenerationOutcome, MetricsService } from '../metrics/metrics.service';
+import { AiAbortReason, AiGenerationOutcome, AiMetrics } from './ai-metrics';
 import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
 import {
   AI_INDEX_TOPIC,
@@ -97,7 +97,7 @@ export class GenerationService implements OnModuleDestroy {
     @Inject(AI_PROVIDER) private readonly provider: AiProvider,
     @Inject(READER_PRESENCE) private readonly presence: ReaderPresence,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly metrics: MetricsService,
+    private readonly metrics: AiMetrics,
   ) {}
 
   /** Generations running on this instance. */

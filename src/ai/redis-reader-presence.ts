@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { createRedisClient } from '../event-log/redis-client';
 import type { ReaderPresence } from './reader-presence';
 
 export interface RedisReaderPresenceOptions {
@@ -62,18 +63,17 @@ export class RedisReaderPresence implements ReaderPresence {
 
   constructor(private readonly options: RedisReaderPresenceOptions) {
     this.refreshMs = Math.min(5000, Math.max(20, Math.floor(options.graceMs / 3)));
-    this.redis = new Redis(options.url, {
-      // A touch made while (re)connecting is sent once connected; each waits at most 2 s.
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 2000,
-      connectTimeout: 2000,
-      retryStrategy: (times) => Math.min(50 * times, 1000),
-    }) as Redis & RedisWithPresence;
+    // A touch made while (re)connecting is sent once connected; each waits at most 2 s.
+    this.redis = createRedisClient<Redis & RedisWithPresence>(
+      options.url,
+      { kind: 'queued', commandTimeoutMs: 2000 },
+      {
+        rivuletPresenceTouch: { numberOfKeys: 1, lua: TOUCH_SCRIPT },
+        rivuletPresenceLeft: { numberOfKeys: 1, lua: LEFT_SCRIPT },
+      },
+    );
     // Connection errors are reported by the event log on the same REDIS_URL.
     this.redis.on('error', () => undefined);
-    this.redis.defineCommand('rivuletPresenceTouch', { numberOfKeys: 1, lua: TOUCH_SCRIPT });
-    this.redis.defineCommand('rivuletPresenceLeft', { numberOfKeys: 1, lua: LEFT_SCRIPT });
     this.timer = setInterval(() => this.refresh(), this.refreshMs);
     this.timer.unref();
   }

@@ -2,7 +2,7 @@ import { ForbiddenException, Inject, Injectable, UnauthorizedException } from '@
 import { errors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { BROADCAST_TOPIC } from '../topics/dto/topic-name';
+import { BROADCAST_TOPIC } from '../common/topic-names';
 import { extractAccessToken, TokenSource } from './access-token';
 import { AccessAction, Principal } from './principal';
 import { isTopicPattern, matchesAny } from './topic-pattern';
@@ -18,7 +18,7 @@ const claimsSchema = z.object({
 });
 
 /**
- * Access control (CONTRACT §4). With AUTH_JWT_SECRET unset, open mode: every request may subscribe and
+ * Access control (docs/protocol.md §4). With AUTH_JWT_SECRET unset, open mode: every request may subscribe and
  * publish, and tokens are ignored. With it set, an HS256 JWT (header, `access_token` query parameter
  * or cookie) is verified and its scopes checked:
  *

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
-import { logStreamEmissions, messagePerEvent } from '../event-log/log-stream-emissions';
+import { logStreamEmissions, messagePerEvent } from '../sse/log-stream-emissions';
 import { SseEmission, SseMessage } from '../sse/sse-message';
 import { ChatMessageDto, ChatMessagePayload, roomTopic } from './dto/chat-message.dto';
 

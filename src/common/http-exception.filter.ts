@@ -8,8 +8,8 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { StoreUnavailableError } from '../event-log/event-log';
 import { RetryableHttpException } from './retryable.exception';
+import { TemporarilyUnavailableError } from './unavailable.error';
 
 /**
  * Every error answer is `{statusCode, error, message}`; a RetryableHttpException adds its
@@ -22,12 +22,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     let exception = error;
     const res = host.switchToHttp().getResponse<Response>();
-    if (exception instanceof StoreUnavailableError) {
+    if (exception instanceof TemporarilyUnavailableError) {
       // The store is away for a moment (Redis reconnecting): a retryable 503, not a 500.
       exception = new RetryableHttpException(
-        'The event store is unavailable; retry shortly',
+        exception.clientMessage,
         HttpStatus.SERVICE_UNAVAILABLE,
-        1,
+        exception.retryAfterSeconds,
       );
     }
     const statusCode =

@@ -1,3 +1,5 @@
+import { TemporarilyUnavailableError } from '../common/unavailable.error';
+
 /** An event of the log. `id` is assigned by the store: a decimal sequence number, global to the store. */
 export interface LogEvent<T = unknown> {
   readonly id: string;
@@ -60,8 +62,12 @@ export const EVENT_LOG = Symbol('EVENT_LOG');
  * The store cannot be reached right now (Redis down, timed out). Thrown by append/readAfter instead of
  * waiting forever; the HTTP layer answers 503 so the client retries (see HttpExceptionFilter).
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends TemporarilyUnavailableError {
   override readonly name = 'StoreUnavailableError';
+
+  constructor(message: string) {
+    super(message, 'The event store is unavailable; retry shortly');
+  }
 }
 
 /** Ids are decimal sequence numbers; compare them as numbers, not strings. */

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { LeaderElection } from './leader-election';
+import { createRedisClient } from './redis-client';
 import type { LogSink } from './redis-streams-event-log';
 
 export interface RedisLeaderElectionOptions {
@@ -52,17 +53,16 @@ export class RedisLeaderElection implements LeaderElection {
   constructor(private readonly options: RedisLeaderElectionOptions) {
     this.ttlMs = options.ttlMs ?? 5000;
     this.logger = options.logger ?? new Logger(RedisLeaderElection.name);
-    this.redis = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: Math.max(100, Math.floor(this.ttlMs / 3)),
-      connectTimeout: 2000,
-      retryStrategy: (times) => Math.min(50 * times, 1000),
-    }) as Redis & RedisWithLease;
+    this.redis = createRedisClient<Redis & RedisWithLease>(
+      options.url,
+      { kind: 'fail-fast', commandTimeoutMs: Math.max(100, Math.floor(this.ttlMs / 3)) },
+      {
+        rivuletAcquire: { numberOfKeys: 1, lua: ACQUIRE_SCRIPT },
+        rivuletRelease: { numberOfKeys: 1, lua: RELEASE_SCRIPT },
+      },
+    );
     // Connection errors are reported by the event log on the same REDIS_URL; the lease just lapses.
     this.redis.on('error', () => undefined);
-    this.redis.defineCommand('rivuletAcquire', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
-    this.redis.defineCommand('rivuletRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
     this.redis.on('ready', () => this.renew());
     this.timer = setInterval(() => this.renew(), Math.max(50, Math.floor(this.ttlMs / 3)));
     this.timer.unref();

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { EventEmitter } from 'node:events';
 import {
   AppendInput,
@@ -13,6 +13,7 @@ import {
   Unsubscribe,
 } from './event-log';
 import { LiveFanout } from './live-fanout';
+import { createRedisClient } from './redis-client';
 
 export interface RedisStreamsEventLogOptions {
   /** redis://[user:pass@]host:port[/db] (REDIS_URL). */
@@ -98,23 +99,14 @@ export class RedisStreamsEventLog implements EventLog {
     this.fanOutMaxLen = options.fanOutMaxLen ?? 100_000;
     this.blockMs = options.blockMs ?? 5000;
     this.logger = options.logger ?? new Logger(RedisStreamsEventLog.name);
-    const retryStrategy = (times: number) => Math.min(50 * times, 1000);
-    this.redis = new Redis(options.url, {
-      // Fail fast while Redis is away: an append must not hang; callers answer 503.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: 2000,
-      retryStrategy,
-    }) as Redis & RedisWithAppend;
-    this.redis.defineCommand('rivuletAppend', { numberOfKeys: 4, lua: APPEND_SCRIPT });
-    this.reader = new Redis(options.url, {
-      // The reader waits through outages: its XREAD is queued until the connection is back.
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      connectTimeout: 2000,
-      retryStrategy,
-    });
+    // Fail fast while Redis is away: an append must not hang; callers answer 503.
+    this.redis = createRedisClient<Redis & RedisWithAppend>(
+      options.url,
+      { kind: 'fail-fast', commandTimeoutMs: options.commandTimeoutMs ?? 2000 },
+      { rivuletAppend: { numberOfKeys: 4, lua: APPEND_SCRIPT } },
+    );
+    // The reader waits through outages: its XREAD is queued until the connection is back.
+    this.reader = createRedisClient(options.url, { kind: 'blocking' });
     this.redis.on('error', (error: Error) => this.onConnectionError(error));
     this.reader.on('error', (error: Error) => this.onConnectionError(error));
     this.redis.on('ready', () => {

@@ -13,7 +13,7 @@ import { serializeMessage } from '../sse/sse-serializer';
 const SPREAD_SHARE = 0.5;
 
 /**
- * Graceful shutdown (CONTRACT §5). On SIGTERM Nest runs the destroy hooks, then the
+ * Graceful shutdown (docs/protocol.md §5). On SIGTERM Nest runs the destroy hooks, then the
  * before-shutdown hooks, then closes the HTTP server:
  *
  * 1. onModuleDestroy: `draining` turns on at once, so /health/ready answers 503 and new stream

@@ -5,9 +5,6 @@ import { DrainService } from '../lifecycle/drain.service';
 import type { CloseReason } from '../sse/sse-connection';
 import { ConnectionRegistry } from '../sse/connection-registry.service';
 
-export type AiGenerationOutcome = 'completed' | 'failed' | 'aborted';
-export type AiAbortReason = 'cancelled' | 'detached' | 'shutdown';
-
 const CLOSE_REASONS: readonly CloseReason[] = [
   'client',
   'completed',
@@ -20,15 +17,12 @@ const CLOSE_REASONS: readonly CloseReason[] = [
  * Prometheus metrics of this instance, on its own registry (several apps in one process, as in the
  * tests, never share series). The stream engine keeps plain integer counters (ConnectionRegistry.stats,
  * MeteredEventLog) that cost one increment per frame; they are copied into the exposition only when
- * /metrics is scraped, in each metric's collect(). Rare events (AI generations) use counters directly.
+ * /metrics is scraped, in each metric's collect(). Features register their own counters on `registry` (the AI module's AiMetrics).
  */
 @Injectable()
 export class MetricsService implements OnModuleDestroy {
   readonly registry = new Registry();
   private readonly seenKinds = new Set<string>();
-  private readonly aiStarted: Counter;
-  private readonly aiGenerations: Counter<'outcome'>;
-  private readonly aiAborts: Counter<'reason'>;
 
   constructor(
     private readonly connections: ConnectionRegistry,
@@ -120,46 +114,6 @@ export class MetricsService implements OnModuleDestroy {
         this.set(drain.draining ? 1 : 0);
       },
     });
-
-    this.aiStarted = new Counter({
-      name: 'rivulet_ai_generations_started_total',
-      help: 'AI generations started (upstream requests made)',
-      registers,
-    });
-    this.aiGenerations = new Counter({
-      name: 'rivulet_ai_generations_total',
-      help: 'AI generations finished, by outcome (completed, failed, aborted)',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.aiAborts = new Counter({
-      name: 'rivulet_ai_aborts_total',
-      help: 'Upstream AI requests aborted, by reason (cancelled, detached, shutdown)',
-      labelNames: ['reason'],
-      registers,
-    });
-    for (const outcome of ['completed', 'failed', 'aborted'] as const)
-      this.aiGenerations.inc({ outcome }, 0);
-    for (const reason of ['cancelled', 'detached', 'shutdown'] as const)
-      this.aiAborts.inc({ reason }, 0);
-  }
-
-  /** The AI module calls this when it sends a generation's upstream request. */
-  aiGenerationStarted(): void {
-    this.aiStarted.inc();
-  }
-
-  /** The AI module calls this once per generation, when it ends. */
-  aiGenerationFinished(outcome: AiGenerationOutcome): void {
-    this.aiGenerations.inc({ outcome });
-  }
-
-  /**
-   * The AI module calls this when it aborts an upstream request: `cancelled` (DELETE), `detached`
-   * (no subscriber left after AI_DETACH_GRACE_MS) or `shutdown`.
-   */
-  aiUpstreamAborted(reason: AiAbortReason): void {
-    this.aiAborts.inc({ reason });
   }
 
   /** The exposition text and its content type. */

@@ -16,7 +16,7 @@ import { parseJsonBody } from '../common/json-body';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
-import { BROADCAST_TOPIC, USER_ID, userTopic } from '../topics/dto/topic-name';
+import { BROADCAST_TOPIC, USER_ID, userTopic } from '../common/topic-names';
 import { sendNotificationSchema } from './dto/send-notification.dto';
 import { NotificationsService } from './notifications.service';
 import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';

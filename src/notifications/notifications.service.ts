@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { EVENT_LOG, EventLog } from '../event-log/event-log';
-import { logStreamEmissions, messagePerEvent } from '../event-log/log-stream-emissions';
+import { logStreamEmissions, messagePerEvent } from '../sse/log-stream-emissions';
 import { SseEmission, SseMessage } from '../sse/sse-message';
-import { BROADCAST_TOPIC, userTopic } from '../topics/dto/topic-name';
+import { BROADCAST_TOPIC, userTopic } from '../common/topic-names';
 import {
   NotificationPayload,
   NotificationRecord,

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
-import { logStreamEmissions, messagePerEvent, ReplayItem } from '../event-log/log-stream-emissions';
+import { logStreamEmissions, messagePerEvent, ReplayItem } from '../sse/log-stream-emissions';
 import { sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
 import { TICKER_TOPIC, TickerMessage } from './ticker.service';
 

@@ -2,7 +2,7 @@ import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { matchesAny } from '../auth/topic-pattern';
 import { EVENT_LOG, EventLog, LogEvent } from '../event-log/event-log';
-import { logStreamEmissions, messagePerEvent } from '../event-log/log-stream-emissions';
+import { logStreamEmissions, messagePerEvent } from '../sse/log-stream-emissions';
 import { SseEmission, SseMessage } from '../sse/sse-message';
 import { RESERVED_TOPIC_PATTERNS } from './dto/publish-event.dto';
 

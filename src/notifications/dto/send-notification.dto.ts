@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { USER_ID } from '../../topics/dto/topic-name';
+import { USER_ID } from '../../common/topic-names';
 
 const userId = z
   .string({ error: 'must be a string' })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENT_TYPE } from './topic-name';
+import { EVENT_TYPE } from '../../common/topic-names';
 
 /** POST /api/events/:topic body: `{"type"?, "data"}`. */
 export const publishEventSchema = z

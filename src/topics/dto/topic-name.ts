@@ -1,11 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
+import { TOPIC_NAME } from '../../common/topic-names';
 
-/** Topic names: letters, digits and `. _ : -`, 1..128 characters (`chat:lobby`, `user:42`, `orders.eu`). */
-export const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
-/** Event types (the `event:` field): letters, digits and `. _ : -`, 1..64 characters. */
-export const EVENT_TYPE = /^[A-Za-z0-9._:-]{1,64}$/;
-/** User ids, as in `user:<id>` topics and `?userId=`. */
-export const USER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** One stream multiplexes at most this many topics. */
 export const MAX_TOPICS_PER_CONNECTION = 32;
 
@@ -42,9 +37,3 @@ export function parseTopicList(raw: unknown): string[] {
   }
   return [...topics];
 }
-
-export function userTopic(userId: string): string {
-  return `user:${userId}`;
-}
-
-export const BROADCAST_TOPIC = 'broadcast';

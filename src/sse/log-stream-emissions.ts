@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
-import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
-import type { EventLog, LogEvent } from './event-log';
-import { LogStreamItem, streamFromLog } from './event-stream';
+import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from './sse-message';
+import type { EventLog, LogEvent } from '../event-log/event-log';
+import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
 
 export type ReplayItem = Extract<LogStreamItem, { kind: 'replay' }>;
 
@@ -26,7 +26,7 @@ export function messagePerEvent(
 /**
  * A replayable log subscription as a stream's emissions: SSE_OPEN at once, then the catch-up as one
  * batch (a `{"type":"reset","reason"}` control message first when the resume point was truncated or
- * unknown, CONTRACT §2), then each live event. `toMessage` must return the same message object for
+ * unknown, docs/protocol.md §2), then each live event. `toMessage` must return the same message object for
  * the same event (see messagePerEvent) so a fan-out serializes each event once. A stream with its
  * own catch-up protocol (the seed's /events) passes `catchUp` to build that part itself.
  */
