@@ -17,23 +17,6 @@
 /** The stream features: each stands on the layers below, never on another one. */
 const STREAM_FEATURES = 'ai|topics|notifications|chat|replay|typewriter|monitor';
 
-/**
- * KNOWN VIOLATIONS, temporary. They belong to the stream path that the performance work rewrites
- * (src/sse/ and its interceptor); remove each entry when that rewrite removes the import, and the
- * check then holds without exceptions.
- *  1. src/sse/sse-endpoint.decorator.ts ↔ src/sse/sse.interceptor.ts: the decorator applies the
- *     interceptor, and the interceptor reads the decorator's metadata key.
- *  2. src/sse/sse.interceptor.ts → src/lifecycle/drain.service.ts (so folders sse ↔ lifecycle): the
- *     interceptor refuses new streams while draining, and the drain ends open streams through the
- *     connection registry.
- */
-const KNOWN_FILE_CYCLE = '^src/sse/(sse-endpoint[.]decorator|sse[.]interceptor)[.]ts$';
-const KNOWN_FOLDER_CYCLE = '^src/(sse|lifecycle)$';
-const KNOWN_UPWARD = {
-  from: '^src/sse/sse[.]interceptor[.]ts$',
-  to: '^src/lifecycle/drain[.]service[.]ts$',
-};
-
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -41,7 +24,7 @@ module.exports = {
       name: 'no-circular',
       comment: 'No import cycle between files.',
       severity: 'error',
-      from: { path: '^src/', pathNot: KNOWN_FILE_CYCLE },
+      from: { path: '^src/' },
       to: { circular: true },
     },
     {
@@ -49,7 +32,7 @@ module.exports = {
       comment: 'No import cycle between folders.',
       severity: 'error',
       scope: 'folder',
-      from: { path: '^src/', pathNot: KNOWN_FOLDER_CYCLE },
+      from: { path: '^src/' },
       to: { circular: true },
     },
     {
@@ -71,15 +54,8 @@ module.exports = {
       name: 'wire-and-auth-below-features',
       comment: 'sse/ and auth/ import only each other and the layers below, never a feature.',
       severity: 'error',
-      from: { path: '^src/(sse|auth)/', pathNot: KNOWN_UPWARD.from },
+      from: { path: '^src/(sse|auth)/' },
       to: { path: '^src/', pathNot: '^src/(sse|auth|event-log|config|common)/' },
-    },
-    {
-      name: 'wire-and-auth-below-features-known',
-      comment: 'The one known exception above, and nothing else from that file.',
-      severity: 'error',
-      from: { path: KNOWN_UPWARD.from },
-      to: { path: '^src/', pathNot: `^src/(sse|auth|event-log|config|common)/|${KNOWN_UPWARD.to}` },
     },
     {
       name: 'stream-features-stand-alone',

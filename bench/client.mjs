@@ -87,7 +87,9 @@ class Subscription extends HttpStream {
     const sock = connectRaw(port, (buf) => this.onData(buf));
     this.sock = sock;
     sock.on('connect', () => sock.write(requestHead(HOST, port, path, headers)));
-    sock.on('error', (err) => this.fail(err.code || err.message));
+    sock.on('error', (err) =>
+      this.fail(/** @type {NodeJS.ErrnoException} */ (err).code || err.message),
+    );
     sock.on('close', () => this.onClose());
   }
 
@@ -278,7 +280,9 @@ function post(port, path, body) {
         res.on('error', (err) => resolve({ status: 0, text: err.message }));
       },
     );
-    req.on('error', (err) => resolve({ status: 0, text: err.code || err.message }));
+    req.on('error', (err) =>
+      resolve({ status: 0, text: /** @type {NodeJS.ErrnoException} */ (err).code || err.message }),
+    );
     req.end(payload);
   });
 }
@@ -418,7 +422,9 @@ function churnCycle(port, head, done) {
   };
   const timer = setTimeout(() => finish(false, 'timeout'), 10_000);
   sock.on('connect', () => sock.write(head));
-  sock.on('error', (err) => finish(false, err.code || err.message));
+  sock.on('error', (err) =>
+    finish(false, /** @type {NodeJS.ErrnoException} */ (err).code || err.message),
+  );
   sock.on('close', () => finish(false, 'closed'));
 }
 
@@ -485,7 +491,9 @@ function openFrameStream({ port, path, headers = {}, timeoutMs }, onFrame) {
       if (result.ttfbMs === undefined) result.ttfbMs = performance.now() - t0;
       reader.feed(buf);
     });
-    sock.on('error', (err) => finish(err.code || err.message));
+    sock.on('error', (err) =>
+      finish(/** @type {NodeJS.ErrnoException} */ (err).code || err.message),
+    );
     sock.on('close', () => finish('closed'));
   });
 }

@@ -28,16 +28,17 @@ import { Budget } from './scenarios/helpers.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { idle } from './scenarios/idle.mjs';
 import { latency, planLatency } from './scenarios/latency.mjs';
+import { proxied } from './scenarios/proxied.mjs';
 import { replay } from './scenarios/replay.mjs';
 import { typewriter } from './scenarios/typewriter.mjs';
 
-const SCENARIOS = { idle, fanout, latency, churn, replay, typewriter };
+const SCENARIOS = { idle, fanout, latency, churn, replay, typewriter, proxied };
 
 // Longest each scenario may take per contender (seconds). When the run is behind its deadline,
 // every remaining scenario gets the same fraction of its cap, so none is dropped outright.
 const CAPS_S = {
-  full: { idle: 50, fanout: 50, latency: 40, churn: 30, replay: 20, typewriter: 40 },
-  quick: { idle: 10, fanout: 10, latency: 8, churn: 6, replay: 8, typewriter: 10 },
+  full: { idle: 50, fanout: 50, latency: 40, churn: 30, replay: 20, typewriter: 40, proxied: 60 },
+  quick: { idle: 10, fanout: 10, latency: 8, churn: 6, replay: 8, typewriter: 10, proxied: 16 },
 };
 
 const TYPEWRITER_TEXT =
@@ -70,6 +71,7 @@ function loadConfig() {
     idleMax: number('BENCH_IDLE_MAX', quick ? 2000 : 19000),
     fanoutSteps: numbers('BENCH_FANOUT_STEPS', quick ? [200, 1000] : [1000, 5000, 10000]),
     fanoutDeliveries: number('BENCH_FANOUT_DELIVERIES', quick ? 20_000 : 250_000),
+    proxiedSteps: numbers('BENCH_PROXIED_STEPS', quick ? [200] : [1000, 3000]),
     warmupEvents: 10,
     latencySteps: numbers('BENCH_LATENCY_STEPS', quick ? [200, 1000] : [1000, 10000]),
     latencyRate: number('BENCH_LATENCY_RATE', 10),
@@ -83,7 +85,7 @@ function loadConfig() {
     typewriterText: quick ? TYPEWRITER_TEXT.slice(0, 30) : TYPEWRITER_TEXT,
     typewriterIntervalMs: 20,
     typewriterRuns: quick ? 1 : 3,
-    deadlineMs: number('BENCH_DEADLINE_S', quick ? 100 : 460) * 1000,
+    deadlineMs: number('BENCH_DEADLINE_S', quick ? 120 : 520) * 1000,
     slackMs: (quick ? 20 : 80) * 1000,
     capsS: CAPS_S[quick ? 'quick' : 'full'],
   };
@@ -98,6 +100,8 @@ function loadConfig() {
     throw new Error('idle sizes above 19,500 hit the 20k fd limit of the server');
   if (Math.max(...cfg.fanoutSteps, ...cfg.latencySteps) > 19_000)
     throw new Error('fan-out and latency sizes above 19,000 hit the 20k fd limit');
+  if (Math.max(...cfg.proxiedSteps) > 6_000)
+    throw new Error('proxied sizes above 6,000 exceed what the project nginx holds per worker');
   return cfg;
 }
 
@@ -135,13 +139,14 @@ const NEEDS = {
   churn: 'subscribe',
   replay: 'replay',
   typewriter: 'typewriter',
+  proxied: 'publish',
 };
 
 /** Why `contender` cannot run `scenario`, or undefined when it can. */
 function notApplicable(scenario, name, availability) {
   if (name !== 'rivulet') {
     if (scenario === 'replay') return 'no replay support in this contender';
-    if (scenario === 'typewriter') return 'Rivulet-only scenario';
+    if (scenario === 'typewriter' || scenario === 'proxied') return 'Rivulet-only scenario';
     return undefined;
   }
   const a = availability.rivulet;
@@ -235,7 +240,10 @@ async function main() {
       for (const [cap, c] of missing) console.log(`rivulet: ${cap} not available (${c.reason})`);
     }
   }
-  if (cfg.scenarios.includes('typewriter') && availability.rivulet?.caps?.typewriter.ok) {
+  const needsNginx =
+    (cfg.scenarios.includes('typewriter') && availability.rivulet?.caps?.typewriter.ok) ||
+    (cfg.scenarios.includes('proxied') && availability.rivulet?.caps?.publish.ok);
+  if (needsNginx) {
     // Before the clock of any scenario starts: this may run apt-get.
     await ensureNginx().catch((err) => log(`bench: nginx n/a: ${err.message}`));
   }

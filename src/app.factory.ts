@@ -1,13 +1,22 @@
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestContainer } from '@nestjs/core/injector/container';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import cors from 'cors';
 import express, { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, Server } from 'node:http';
 import { join } from 'node:path';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { JsonTooDeepError, verifyJsonDepth } from './common/json-depth';
+import { queryParamLimit, requestsPerAddressLimit } from './common/request-limits';
+import { retryAfterSeconds } from './common/retryable.exception';
+import { clientAddress, proxyTrust } from './common/client-address';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
 import { serveApiDocs } from './docs/api-document';
+import { logRequestEnd } from './logging/http-log';
+import { HttpRules, RequestMiddleware, SseRouteListener } from './sse/sse-route-listener';
 
 const NEST_LOG_LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
   silent: [],
@@ -21,7 +30,8 @@ const NEST_LOG_LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
 
 /** Creates the application with everything main.ts and the e2e tests share. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const adapter = new ExpressAdapter(strictExpress());
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), adapter, {
     forceCloseConnections: true,
     bodyParser: false,
     logger: NEST_LOG_LEVELS[config.log.level],
@@ -33,22 +43,101 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   return app;
 }
 
+/**
+ * The Express instance under Nest, with routing settings that must exist before its router does:
+ * one spelling per route. `/metrics` is `/metrics`: `/METRICS` and `/metrics/` are 404, so a proxy
+ * rule written for the exact path cannot be walked around by another spelling of it.
+ */
+function strictExpress(): express.Express {
+  const server = express();
+  server.set('case sensitive routing', true);
+  server.set('strict routing', true);
+  return server;
+}
+
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
-  // Behind nginx (same host or a private network): the client address comes from X-Forwarded-For.
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.enableCors(buildCorsOptions(config.cors));
-  app.use(
-    express.json({
-      limit: config.http.maxBodyBytes,
-      type: ['application/json', 'application/*+json'],
-    }),
+  // X-Forwarded-For only from TRUST_PROXY peers (default nobody): req.ip is clientAddress's answer.
+  app.set('trust proxy', proxyTrust(config.http.trustProxy));
+  // First of all middleware, so every answer has it: pages, API errors, 404s, streams.
+  app.use(noSniff);
+  // Nest's enableCors(options) is app.use(cors(options)); the same function runs on stream routes.
+  const corsMiddleware = cors(buildCorsOptions(config.cors));
+  app.use(corsMiddleware);
+  limitRequests(app, config);
+  const json = express.json({
+    limit: config.http.maxBodyBytes,
+    type: ['application/json', 'application/*+json'],
+    // Refused before parsing: a value nested deeper than MAX_JSON_DEPTH never enters the log.
+    verify: verifyJsonDepth(config.http.maxJsonDepth),
+  });
+  // Durable streams read their bodies themselves, as bytes, after the access check (any type, and
+  // a JSON body is stored as sent, up to DURABLE_MAX_BODY_BYTES).
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    req.path.startsWith('/v1/stream/') ? next() : json(req, res, next),
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);
   serveApiDocs(app);
+  // What Express runs for every request, in the same order, for the streams served below it.
+  serveStreamsBelowExpress(app, config, [
+    noSniff as unknown as RequestMiddleware,
+    corsMiddleware,
+    queryParamLimit() as unknown as RequestMiddleware,
+  ]);
   // SIGTERM/SIGINT: drain the streams (DrainService), close the server, then exit 0 (not re-kill).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+}
+
+/**
+ * What a single client can hold: the time to send a request (headers and body, REQUEST_TIMEOUT_MS;
+ * Node answers 408 and closes the connection; an open stream's request is complete, so it is not
+ * affected), the requests in progress per address (MAX_REQUESTS_PER_IP), and the query's size.
+ */
+function limitRequests(app: NestExpressApplication, config: AppConfig): void {
+  // connectionsCheckingInterval is a documented createServer option that Node reads from the server
+  // when it starts listening; @types/node does not declare the property.
+  const server = app.getHttpServer() as Server & { connectionsCheckingInterval: number };
+  const timeoutMs = config.http.requestTimeoutMs;
+  server.requestTimeout = timeoutMs;
+  server.headersTimeout = timeoutMs;
+  // How often Node checks those two timeouts (read when the server starts listening; default 30 s).
+  server.connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(timeoutMs / 4)));
+  app.use(
+    requestsPerAddressLimit(config.http.maxRequestsPerIp, retryAfterSeconds(config.sse.retryMs)),
+  );
+  app.use(queryParamLimit());
+}
+
+/**
+ * Stream routes are served by SseRouteListener, in front of Express, with Express's own rules for
+ * the query, the client address and routing, and the same shared middlewares: every other request
+ * goes on to Express as before.
+ */
+function serveStreamsBelowExpress(
+  app: NestExpressApplication,
+  config: AppConfig,
+  middlewares: HttpRules['middlewares'],
+): void {
+  const expressApp = app.getHttpAdapter().getInstance();
+  const server = app.getHttpServer();
+  const parseQuery = expressApp.get('query parser fn') as
+    ((query: string) => Record<string, unknown>) | undefined;
+  const trust = proxyTrust(config.http.trustProxy);
+  const rules: HttpRules = {
+    parseQuery: parseQuery ?? (() => ({})),
+    clientIp: (req: IncomingMessage) => clientAddress(req, trust),
+    caseSensitive: Boolean(expressApp.get('case sensitive routing')),
+    strict: Boolean(expressApp.get('strict routing')),
+    middlewares,
+    logEnd: (req, res, startedAt) => logRequestEnd(PinoLogger.root, req, res, startedAt),
+  };
+  const fallback = server.listeners('request')[0] as (...args: unknown[]) => void;
+  // The container Nest's router builds routes from (the application keeps it to itself).
+  const { container } = app as unknown as { container: NestContainer };
+  const listener = app.get(SseRouteListener).listener(container, rules, fallback);
+  server.removeListener('request', fallback);
+  server.on('request', listener);
 }
 
 /**
@@ -74,13 +163,20 @@ function serveDemoPages(app: NestExpressApplication): void {
     index: 'index.html',
     extensions: ['html'],
     setHeaders: (res: Response, path: string) => {
-      res.setHeader('X-Content-Type-Options', 'nosniff');
+      // TypeScript declarations (rivulet-client.d.ts) are text, not MPEG transport streams (.ts).
+      if (path.endsWith('.d.ts')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       if (path.endsWith('.html')) {
         res.setHeader('Content-Security-Policy', PAGE_CSP);
         res.setHeader('Cache-Control', 'no-cache');
       }
     },
   });
+}
+
+/** No MIME sniffing of any answer: a browser takes the Content-Type as given. */
+function noSniff(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  next();
 }
 
 /** Body parser failures as the contract's JSON errors: 413 for a body over MAX_BODY_BYTES, 400 for bad JSON. */
@@ -93,9 +189,11 @@ function bodyErrorHandler(error: unknown, _req: Request, res: Response, next: Ne
   const message =
     status === 413
       ? 'Request body exceeds MAX_BODY_BYTES'
-      : status === 400
-        ? 'Request body is not valid JSON'
-        : (error as Error).message;
+      : error instanceof JsonTooDeepError
+        ? error.message
+        : status === 400
+          ? 'Request body is not valid JSON'
+          : (error as Error).message;
   const errorName = status === 413 ? 'Payload Too Large' : status === 400 ? 'Bad Request' : 'Error';
   res.status(status).json({ statusCode: status, error: errorName, message });
 }

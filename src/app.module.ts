@@ -7,6 +7,7 @@ import { ChatModule } from './chat/chat.module';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { DurableStreamsModule } from './durable-streams/durable-streams.module';
 import { EventLogModule } from './event-log/event-log.module';
 import { MonitorModule } from './monitor/monitor.module';
 import { NotificationsModule } from './notifications/notifications.module';
@@ -41,6 +42,7 @@ export class AppModule {
         ChatModule,
         MonitorModule,
         AiModule,
+        DurableStreamsModule,
         SdkChatModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],

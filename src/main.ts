@@ -14,6 +14,7 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const app = await createApp(config);
+  armShutdownDeadline(config.http.shutdownGraceMs);
   await app.listen(config.http.port, config.http.host);
   const logger = new Logger('Rivulet');
   if (!config.auth.jwtSecret) {
@@ -24,6 +25,31 @@ async function bootstrap(): Promise<void> {
   // The bound port, which differs from PORT when PORT=0 (tests, ephemeral instances).
   const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(`listening on http://${config.http.host}:${port} (store: ${config.store.kind})`);
+}
+
+/**
+ * The last line of defence for SHUTDOWN_GRACE_MS: the shutdown hooks drain and close everything
+ * well within it (the store's close never waits on a store that is down); should any of them still
+ * hang, the process exits 1 at the deadline with a line saying so, rather than never.
+ */
+/** Even SHUTDOWN_GRACE_MS=0 (no drain) leaves the server this long to close. */
+const MIN_DEADLINE_MS = 1000;
+
+function armShutdownDeadline(graceMs: number): void {
+  const arm = (signal: NodeJS.Signals) => {
+    const timer = setTimeout(
+      () => {
+        process.stderr.write(
+          `rivulet: shutdown after ${signal} did not finish within SHUTDOWN_GRACE_MS=${graceMs}; exiting\n`,
+        );
+        process.exit(1);
+      },
+      Math.max(graceMs, MIN_DEADLINE_MS),
+    );
+    timer.unref();
+  };
+  process.once('SIGTERM', arm);
+  process.once('SIGINT', arm);
 }
 
 void bootstrap();

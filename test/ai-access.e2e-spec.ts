@@ -110,7 +110,15 @@ describe('access to AI generations with AUTH_JWT_SECRET', () => {
           headers: { 'Last-Event-ID': seedStartId },
         },
       );
-      expectError(stranger, 403);
+      // "Not yours" is answered exactly like "nobody asked that": the reconnect reveals nothing.
+      expectError(stranger, 404);
+      const nobody = await request(
+        `${app.url}/api/ai/chat?message=never%20asked&access_token=${other}`,
+        'GET',
+        { headers: { 'Last-Event-ID': seedStartId } },
+      );
+      expectError(nobody, 404);
+      expect(stranger.json).toEqual(nobody.json);
       expect(startId).not.toBe(seedStartId);
 
       expect(
@@ -153,10 +161,74 @@ describe('access to AI generations with AUTH_JWT_SECRET', () => {
       // Reading is not cancelling.
       expectError(await request(url, 'DELETE', { headers: bearer(reader) }), 403);
 
-      const canceller = await mintToken(SECRET, { sub: 'dave', publish: ['ai:*'] });
-      expect((await request(url, 'DELETE', { headers: bearer(canceller) })).status).toBe(202);
+      // Publish scopes never reach someone else's generation: `ai:*` is what every starter holds.
+      for (const publish of [['ai:*'], [`ai:${id}`], ['*']]) {
+        const starter = await mintToken(SECRET, { sub: 'dave', publish, subscribe: ['*'] });
+        expectError(await request(url, 'DELETE', { headers: bearer(starter) }), 403);
+      }
+      expect(app.app.get(GenerationService).runningCount).toBe(1);
+
+      const admin = await mintToken(SECRET, { sub: 'erin', admin: true });
+      expect((await request(url, 'DELETE', { headers: bearer(admin) })).status).toBe(202);
       await read.waitForEnd();
       expect(read.frames().at(-1)?.data).toMatchObject({ type: 'error', reason: 'cancelled' });
+    });
+
+    it("lets an admin token read another user's generation without a subscribe scope", async () => {
+      const app = await start(env);
+      const ann = await mintToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
+      const { id } = await startGeneration(app, ann);
+      const url = `${app.url}/api/ai/chat/${id}`;
+      const notAdmin = await mintToken(SECRET, { sub: 'erin', admin: false });
+      expectError(await request(url, 'GET', { headers: bearer(notAdmin) }), 403);
+      const admin = await mintToken(SECRET, { sub: 'erin', admin: true });
+      const read = stream(url, { headers: bearer(admin) });
+      await read.waitFor((x) => x.frames().length > 0, 10_000, 'admin start');
+      expect(read.status).toBe(200);
+    });
+
+    it("never puts the owner in a generation's events, whoever reads the topic", async () => {
+      const app = await start(env);
+      const ann = await mintToken(SECRET, { sub: 'ann-the-owner', publish: ['ai:*'] });
+      const { id } = await startGeneration(app, ann);
+      // A subscriber of every ai: topic, through the generic multiplexed endpoint.
+      const watcher = await mintToken(SECRET, { sub: 'bob', subscribe: ['ai:*'] });
+      const raw = stream(`${app.url}/api/events?topic=ai:${id}`, {
+        headers: { ...bearer(watcher), 'Last-Event-ID': '0' },
+      });
+      await raw.waitFor((x) => x.frames().length > 0, 10_000, 'raw start');
+      expect(raw.status).toBe(200);
+      const startFrame = raw.frames().find((f) => (f.data as { type?: string }).type === 'start');
+      expect(startFrame?.data).toMatchObject({ topic: `ai:${id}`, type: 'start' });
+      expect(JSON.stringify(raw.frames())).not.toContain('ann-the-owner');
+      // The owner is still known where it is needed: ann may cancel, bob may not.
+      const url = `${app.url}/api/ai/chat/${id}`;
+      expectError(await request(url, 'DELETE', { headers: bearer(watcher) }), 403);
+      expect((await request(url, 'DELETE', { headers: bearer(ann) })).status).toBe(202);
+    });
+
+    it("refuses a publisher writing into a generation's topic through the generic endpoint", async () => {
+      const app = await start(env);
+      const ann = await mintToken(SECRET, { sub: 'ann', publish: ['ai:*'] });
+      const { stream: first, id } = await startGeneration(app, ann);
+      const mallory = await mintToken(SECRET, { sub: 'mallory', publish: ['ai:*'] });
+      const forged = { type: 'error', data: { type: 'error', message: 'x', reason: 'cancelled' } };
+      expectError(
+        await request(`${app.url}/api/events/ai:${id}`, 'POST', {
+          body: forged,
+          headers: bearer(mallory),
+        }),
+        400, // ai: topics are written by the AI endpoints only
+      );
+      // Control: the same body to an ordinary topic is accepted (the refusal is about ai:).
+      const other = await mintToken(SECRET, { sub: 'mallory', publish: ['news'] });
+      const ok = await request(`${app.url}/api/events/news`, 'POST', {
+        body: forged,
+        headers: bearer(other),
+      });
+      expect(ok.status).toBe(202);
+      expect(app.app.get(GenerationService).runningCount).toBe(1);
+      expect(first.frames().every((f) => f.data.type !== 'error')).toBe(true);
     });
   });
 

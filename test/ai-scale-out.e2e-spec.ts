@@ -1,4 +1,4 @@
-import { AI_INDEX_TOPIC, aiTopic, isTerminal } from '../src/ai/ai-events';
+import { aiTopic, isTerminal, seedTopic } from '../src/ai/ai-events';
 import { GenerationService } from '../src/ai/generation.service';
 import { demoAnswer } from '../src/ai/providers/demo-ai.provider';
 import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
@@ -187,9 +187,9 @@ describe('AI generations across instances (STORE=redis)', () => {
     });
     expect(other.status).toBe(404);
     expect(fake.requests).toHaveLength(1);
-    // The index is no client's topic: its name is not a valid topic name.
+    // The seed index is no client's topic: its name is not a valid topic name.
     const index = await request(
-      `${b.url}/api/events?topic=${encodeURIComponent(AI_INDEX_TOPIC)}`,
+      `${b.url}/api/events?topic=${encodeURIComponent(seedTopic(GenerationService.promptKey('count to six', undefined)))}`,
       'GET',
     );
     expect(index.status).toBe(400);

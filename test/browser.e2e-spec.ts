@@ -2,6 +2,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { EVENT_LOG, EventLog } from '../src/event-log/event-log';
 import { TickerService } from '../src/replay/ticker.service';
 import { DEFAULT_TYPEWRITER_TEXT } from '../src/typewriter/dto/typewriter-query.dto';
 import { RunningApp, startApp } from './support/app';
@@ -22,9 +23,20 @@ describe('demo pages in Chromium', () => {
   let errors: string[];
   const apps: RunningApp[] = [];
 
+  /**
+   * Ids start from the clock (a restarted server must not hand out the ids of the last run), so
+   * the n-th ticker message of the latest server started has id `base + n`: `base` is the id of
+   * one event it wrote first, on another topic.
+   */
+  let base = 0n;
+  const id = (n: number, from = base) => String(from + BigInt(n));
   const start = async (env: Record<string, string> = {}) => {
     const running = await startApp(env);
     apps.push(running);
+    const first = await running.app
+      .get<EventLog>(EVENT_LOG)
+      .append({ topic: 'before-the-test', type: 'message', data: null });
+    base = BigInt(first.id);
     return running;
   };
 
@@ -122,33 +134,33 @@ describe('demo pages in Chromium', () => {
     await waitForPill('open');
     await ticker.publish();
     await ticker.publish();
-    await waitForFeedIds(['1', '2']);
+    await waitForFeedIds([id(1), id(2)]);
 
     await page.click('#disconnect');
     expect(await pillState()).toBe('closed');
     for (let i = 0; i < 3; i++) await ticker.publish();
     await page.click('#connect');
     await waitForText('#count-catchup', '3');
-    await waitForFeedIds(['1', '2', '3', '4', '5']);
+    await waitForFeedIds([id(1), id(2), id(3), id(4), id(5)]);
     const kinds = await page.$$eval('#feed li[data-id]', (items) =>
       items.map((li) => li.getAttribute('data-kind')),
     );
     expect(kinds).toEqual(['live', 'live', 'catch-up', 'catch-up', 'catch-up']);
-    expect(await page.textContent('#last-id')).toBe('5');
-    expect(streamUrls.some((url) => url.endsWith('/events?lastEventId=2'))).toBe(true);
+    expect(await page.textContent('#last-id')).toBe(id(5));
+    expect(streamUrls.some((url) => url.endsWith(`/events?lastEventId=${id(2)}`))).toBe(true);
 
     await ticker.publish();
-    await waitForFeedIds(['1', '2', '3', '4', '5', '6']);
+    await waitForFeedIds([id(1), id(2), id(3), id(4), id(5), id(6)]);
     expect(await page.textContent('#count-messages')).toBe('6');
 
     // A reload resumes from the Last-Event-ID kept in localStorage: nothing missed, nothing repeated.
     await page.reload();
-    await waitForText('#last-id', '6');
+    await waitForText('#last-id', id(6));
     await page.waitForFunction(() =>
       document.querySelector('#notice')?.textContent?.startsWith('Caught up: 0'),
     );
     await ticker.publish();
-    await waitForFeedIds(['7']);
+    await waitForFeedIds([id(7)]);
     expect(errors).toEqual([]);
   });
 
@@ -158,14 +170,14 @@ describe('demo pages in Chromium', () => {
     await page.goto(`${running.url}/replay.html`);
     await waitForPill('open');
     await ticker.publish();
-    await waitForFeedIds(['1']);
+    await waitForFeedIds([id(1)]);
     await context.setOffline(true);
     await waitForPill('paused');
     await ticker.publish();
     await ticker.publish();
     await context.setOffline(false);
     await waitForText('#count-catchup', '2');
-    await waitForFeedIds(['1', '2', '3']);
+    await waitForFeedIds([id(1), id(2), id(3)]);
     expect(await pillState()).toBe('open');
     expect(errors).toEqual([]);
   });
@@ -177,7 +189,8 @@ describe('demo pages in Chromium', () => {
     await waitForPill('open');
     await first.app.get(TickerService).publish();
     await first.app.get(TickerService).publish();
-    await waitForFeedIds(['1', '2']);
+    await waitForFeedIds([id(1), id(2)]);
+    const firstBase = base;
 
     await first.close();
     apps.splice(apps.indexOf(first), 1);
@@ -186,7 +199,8 @@ describe('demo pages in Chromium', () => {
     const second = await start({ PORT: port });
     await waitForPill('open');
     await waitForText('#count-reconnects', '1');
-    // The new server's log is empty, so it does not know id 2: the page says so and continues live.
+    // The new server's log is empty and its ids start above the old ones: it knows id 2 is from
+    // before its start, says so (reset), and the page continues with the new server's events.
     await page.waitForFunction(() =>
       [...document.querySelectorAll('#feed li[data-kind="system"]')].some((li) =>
         li.textContent?.includes('Reconnected to replay stream'),
@@ -199,7 +213,8 @@ describe('demo pages in Chromium', () => {
           .querySelector('#feed li[data-id]:last-of-type')
           ?.textContent?.includes('Server message #1') ?? false,
     );
-    expect(await feedIds()).toEqual(['1', '2', '1']);
+    expect(await feedIds()).toEqual([id(1, firstBase), id(2, firstBase), id(1)]);
+    expect(BigInt(id(1)) > BigInt(id(2, firstBase))).toBe(true);
     expect(await pillState()).toBe('open');
     expect(errors).toEqual([]);
   });
@@ -330,7 +345,7 @@ describe('demo pages in Chromium', () => {
             if (name === 'typewriter') await shotPage.waitForSelector('#text[data-done="true"]');
             if (name === 'replay') {
               for (let i = 0; i < 4; i++) await ticker.publish();
-              await shotPage.waitForSelector('#feed li[data-id="4"]');
+              await shotPage.waitForSelector(`#feed li[data-id="${id(4)}"]`);
             }
             const overflow = await shotPage.evaluate(
               () => document.documentElement.scrollWidth - document.documentElement.clientWidth,

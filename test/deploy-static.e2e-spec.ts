@@ -39,19 +39,20 @@ describe('docker-compose.yml', () => {
   const env = (name: string) => service('app').environment?.[name];
 
   beforeAll(async () => {
-    compose = await resolvedCompose({ AUTH_JWT_SECRET: SECRET });
+    compose = await resolvedCompose({});
   });
 
-  it('passes `docker-compose config -q`', async () => {
-    const result = await dockerCompose(['config', '-q'], { AUTH_JWT_SECRET: SECRET });
+  it('passes `docker-compose config -q` with no variable set (a fresh clone)', async () => {
+    const result = await dockerCompose(['config', '-q'], {});
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
   });
 
-  it('refuses to run without AUTH_JWT_SECRET, naming it', async () => {
-    const result = await dockerCompose(['config', '-q'], {});
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('set AUTH_JWT_SECRET');
+  it('passes AUTH_JWT_SECRET on when set (it wins over the file), and no secret otherwise', async () => {
+    const withSecret = await resolvedCompose({ AUTH_JWT_SECRET: SECRET });
+    expect(withSecret.services.app?.environment?.AUTH_JWT_SECRET).toBe(SECRET);
+    expect(env('AUTH_JWT_SECRET')).toBe('');
+    expect(repoFile('docker-compose.yml')).not.toMatch(/AUTH_JWT_SECRET:\s*["']?[A-Za-z0-9]{8,}/);
   });
 
   it('control: docker-compose rejects a misspelled key (the validation is real)', async () => {
@@ -60,7 +61,7 @@ describe('docker-compose.yml', () => {
       cpSync(path.join(REPO, 'docker-compose.yml'), path.join(dir, 'docker-compose.yml'));
       const file = path.join(dir, 'docker-compose.yml');
       writeFileSync(file, readFileSync(file, 'utf8').replace('healthcheck:', 'healthchek:'));
-      const result = await dockerCompose(['config', '-q'], { AUTH_JWT_SECRET: SECRET }, dir);
+      const result = await dockerCompose(['config', '-q'], {}, dir);
       expect(result.code).not.toBe(0);
       expect(result.stderr).toContain('healthchek');
     } finally {
@@ -68,17 +69,39 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has nginx, app and redis, each with a healthcheck', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['app', 'nginx', 'redis']);
-    for (const [name, s] of Object.entries(compose.services)) {
-      expect([name, s.healthcheck?.test?.[0]]).toEqual([name, 'CMD']);
+  it('has nginx, app and redis, each with a healthcheck, and the one-shot secret writer', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['app', 'nginx', 'redis', 'secret']);
+    for (const name of ['app', 'nginx', 'redis']) {
+      expect([name, service(name).healthcheck?.test?.[0]]).toEqual([name, 'CMD']);
     }
     expect(service('redis').healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(service('secret').restart).toBe('no');
   });
 
-  it('starts each service only once what it needs is healthy', () => {
+  it('starts each service only once what it needs is healthy (or, for the secret, done)', () => {
     expect(service('nginx').depends_on).toEqual({ app: { condition: 'service_healthy' } });
-    expect(service('app').depends_on).toEqual({ redis: { condition: 'service_healthy' } });
+    expect(service('app').depends_on).toEqual({
+      redis: { condition: 'service_healthy' },
+      secret: { condition: 'service_completed_successfully' },
+    });
+  });
+
+  it("gives the replicas the one-shot's secret file through AUTH_JWT_SECRET_FILE, read-only", () => {
+    const [writerVolume = ''] = service('secret').volumes ?? [];
+    const [volume, writerDir] = writerVolume.split(':');
+    expect(compose.volumes).toHaveProperty(volume ?? '');
+    const appMount = (service('app').volumes ?? []).find((v) => v.startsWith(`${volume}:`)) ?? '';
+    const [, appDir, mode] = appMount.split(':');
+    expect(mode).toBe('ro');
+    const script = (service('secret').command ?? []).join(' ');
+    const written = new RegExp(`f=${writerDir}/(\\S+)`).exec(script)?.[1];
+    expect(env('AUTH_JWT_SECRET_FILE')).toBe(`${appDir}/${written}`);
+    // Random per installation, readable by the app's user (uid 1000) only, kept once written.
+    expect(script).toContain('/dev/urandom');
+    expect(script).toContain('umask 077');
+    expect(script).toContain('chown 1000:1000');
+    // (`$$` is compose's escape for a literal `$`; `docker-compose config` keeps it.)
+    expect(script).toMatch(/if \[ -s "\$\$?f" \]; then .*exit 0; fi/);
   });
 
   it('lets the app scale (`--scale app=N`): built from this repo, no container_name, no host port', () => {
@@ -92,7 +115,7 @@ describe('docker-compose.yml', () => {
       NODE_ENV: 'production',
       STORE: 'redis',
       REDIS_URL: 'redis://redis:6379',
-      AUTH_JWT_SECRET: SECRET,
+      AUTH_JWT_SECRET_FILE: expect.stringMatching(/^\/run\/secrets\//),
     });
     expect(service('redis').command).toEqual(['redis-server', '--appendonly', 'yes']);
   });
@@ -108,17 +131,31 @@ describe('docker-compose.yml', () => {
     expect(grace).toBeGreaterThan(durationMs(workerShutdown));
   });
 
-  it('mounts the reference nginx config read-only and publishes its listen port as 8080', () => {
-    expect(service('nginx').volumes).toEqual([`${path.join(REPO, 'nginx')}:/etc/nginx:ro`]);
+  it('mounts the reference nginx config read-only and publishes its listen port as 8080 by default', async () => {
+    expect(service('nginx').volumes).toEqual([
+      `${path.join(REPO, 'nginx')}:/etc/nginx:ro`,
+      `${path.join(REPO, 'nginx/entrypoint/16-rivulet-first-resolver.envsh')}:/docker-entrypoint.d/16-rivulet-first-resolver.envsh:ro`,
+    ]);
     expect(nginxDirective('listen.conf', 'listen')).toEqual(['80']);
     expect(service('nginx').ports).toEqual([{ published: 8080, target: 80 }]);
+    const moved = await resolvedCompose({ RIVULET_HTTP_PORT: '18080' });
+    expect(moved.services.nginx?.ports).toEqual([{ published: 18080, target: 80 }]);
   });
 
-  it('points nginx at every replica through Docker DNS, with an nginx that supports `resolve` (>= 1.27.3)', () => {
+  it("points nginx at every replica through the container's own DNS (Docker or podman), with an nginx that supports `resolve` (>= 1.27.3)", () => {
     expect(nginxDirective('upstream.conf', 'server')).toEqual([
       `app:${env('PORT')} resolve max_fails=1 fail_timeout=2s`,
     ]);
-    expect(nginxDirective('upstream.conf', 'resolver')[0]).toMatch(/^127\.0\.0\.11\b/);
+    // No fixed resolver address: the nginx image's entrypoint writes it from /etc/resolv.conf.
+    expect(nginxDirective('upstream.conf', 'resolver')).toEqual([]);
+    const nginxEnv = service('nginx').environment ?? {};
+    expect(nginxEnv.NGINX_ENTRYPOINT_LOCAL_RESOLVERS).toBeTruthy();
+    const outputDir = nginxEnv.NGINX_ENVSUBST_OUTPUT_DIR ?? '';
+    expect(service('nginx').tmpfs).toContain(outputDir);
+    expect(nginxDirective('upstream.conf', 'include')).toEqual([`${outputDir}/resolver.conf`]);
+    expect(nginxDirective('templates/resolver.conf.template', 'resolver')).toEqual([
+      '${NGINX_LOCAL_RESOLVERS} valid=10s ipv6=off',
+    ]);
     const tag = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/.exec(service('nginx').image ?? '');
     const version = (tag ?? []).slice(1).map((n) => Number(n ?? 0));
     const atLeast = (want: number[]) =>
@@ -131,10 +168,12 @@ describe('docker-compose.yml', () => {
     expect(durationMs(readTimeout)).toBeGreaterThan(Number(env('SSE_HEARTBEAT_MS')));
   });
 
-  it("matches nginx's body limit to the app's MAX_BODY_BYTES", () => {
+  it("matches nginx's body limits to the app's MAX_BODY_BYTES and DURABLE_MAX_BODY_BYTES", () => {
+    // In file order: the /api/ stream location, then /v1/stream/ (Durable Streams).
     const limits = nginxDirective('conf.d/rivulet.conf', 'client_max_body_size');
-    expect(limits).toEqual(['64k']);
+    expect(limits).toEqual(['64k', '1m']);
     expect(64 * 1024).toBe(Number(env('MAX_BODY_BYTES')));
+    expect(1024 * 1024).toBe(Number(env('DURABLE_MAX_BODY_BYTES')));
   });
 
   it('checks app health with the same command as the image', () => {

@@ -38,7 +38,12 @@ describe('limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, MAX_BODY_BYTES', () =
   });
 
   it('answers 429 past MAX_CONNECTIONS_PER_IP for that address only, and accepts again once it leaves', async () => {
-    running = await startApp({ MAX_CONNECTIONS: '100', MAX_CONNECTIONS_PER_IP: '2' });
+    // The test client plays a trusted proxy (TRUST_PROXY) forwarding two different clients.
+    running = await startApp({
+      MAX_CONNECTIONS: '100',
+      MAX_CONNECTIONS_PER_IP: '2',
+      TRUST_PROXY: '127.0.0.1',
+    });
     const registry = running.app.get(ConnectionRegistry);
     const client = { 'X-Forwarded-For': '10.1.1.1' };
     const first = open(`${running.url}/api/events?topic=a`, client);

@@ -54,10 +54,11 @@ describe('GET /metrics', () => {
     await live.waitFor((s) => s.text.includes('"type":"connected"'), 5000, 'connected');
     await ticker.publish();
     await ticker.publish();
-    await live.waitFor((s) => s.text.includes('id: 2\n'), 5000, 'event 2');
+    await live.waitFor((s) => (s.text.match(/^id: /gm) ?? []).length === 2, 5000, 'two events');
+    const firstId = /^id: (\d+)$/m.exec(live.text)![1]!;
 
-    // A resume from id 1: connected, catch_up_start, event 2, catch_up_end, in one replay batch.
-    const resumed = new RawStream(`${running.url}/events`, { 'Last-Event-ID': '1' });
+    // A resume from the first: connected, catch_up_start, the second, catch_up_end, in one batch.
+    const resumed = new RawStream(`${running.url}/events`, { 'Last-Event-ID': firstId });
     streams.push(resumed);
     await resumed.waitFor((s) => s.text.includes('catch_up_end'), 5000, 'catch_up_end');
     // Long enough (5 ms a character) to still be open at the first scrape.

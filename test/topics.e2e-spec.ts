@@ -87,7 +87,10 @@ describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:cha
   });
 
   it('sends a reset (no id) for an unknown id, then live events', async () => {
-    const raw = new RawStream(`${running.url}/api/events?topic=a`, { 'Last-Event-ID': '999' });
+    // Ids start from the clock; one far above it is newer than anything this store handed out.
+    const raw = new RawStream(`${running.url}/api/events?topic=a`, {
+      'Last-Event-ID': '9'.repeat(16),
+    });
     raws.push(raw);
     await raw.waitFor((r) => r.frames().length >= 2, 10_000, 'reset frame');
     const id = await publish('a', { data: 1 });
@@ -102,8 +105,10 @@ describe('topics: POST /api/events/:topic, GET /api/events, GET /api/stream/:cha
     raws.push(raw);
     await raw.waitFor((r) => r.frames().length === 1, 10_000, 'opening frame');
     const hostile = 'x\n\nevent: pwned\ndata: pwned\r\n\r\nid: 999\n';
+    // A resume point just before the hostile event (ids are global to the store).
+    const before = await publish('elsewhere', { data: 0 });
     const id = await publish('evil', { type: 'safe', data: hostile });
-    const es = open(`${running.url}/api/events?topic=evil&lastEventId=0`, {
+    const es = open(`${running.url}/api/events?topic=evil&lastEventId=${before}`, {
       types: ['safe', 'pwned'],
     });
     await raw.waitFor((r) => r.frames().length === 2, 10_000, 'the event');

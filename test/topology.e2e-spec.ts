@@ -28,7 +28,8 @@ describe('two replicas of the built app behind the reference nginx', () => {
       replicas: 2,
       env: { TYPEWRITER_INTERVAL_MS: String(TYPEWRITER_INTERVAL_MS), TICKER_INTERVAL_MS: '0' },
     });
-  });
+    // The start includes compiling the app (buildAppOnce), slow when other suites compile too.
+  }, 300_000);
 
   afterAll(async () => {
     await topology?.stop();

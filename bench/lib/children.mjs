@@ -45,14 +45,29 @@ function tail(stream, limit = 4000) {
   return box;
 }
 
-/** Spawns `command` pinned to `cpu` with taskset; stdout/stderr are drained and their tail kept. */
+/**
+ * A spawned child with what spawnPinned adds: its process-group flag, the tails of its output and
+ * a promise of its exit.
+ * @typedef {import('node:child_process').ChildProcess & {
+ *   group: boolean,
+ *   output: { stdout: { text: string }, stderr: { text: string } },
+ *   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>,
+ * }} PinnedChild
+ */
+
+/**
+ * Spawns `command` pinned to `cpu` with taskset; stdout/stderr are drained and their tail kept.
+ * @returns {PinnedChild}
+ */
 export function spawnPinned(cpu, command, args, options = {}) {
   const { group = false, ipc = false, ...rest } = options;
-  const child = spawn('taskset', ['-c', String(cpu), command, ...args], {
-    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
-    detached: group, // its own process group, killed as a whole
-    ...rest,
-  });
+  const child = /** @type {PinnedChild} */ (
+    spawn('taskset', ['-c', String(cpu), command, ...args], {
+      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+      detached: group, // its own process group, killed as a whole
+      ...rest,
+    })
+  );
   child.group = group;
   children.add(child);
   child.output = { stdout: tail(child.stdout), stderr: tail(child.stderr) };
@@ -92,7 +107,7 @@ export function freePort() {
     const srv = net.createServer();
     srv.on('error', reject);
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
   });
@@ -133,7 +148,8 @@ export class LoadClient {
     this.pid = this.child.pid;
     this.nextId = 1;
     this.pending = new Map();
-    this.child.on('message', ({ id, ok, result, error }) => {
+    this.child.on('message', (/** @type {any} */ message) => {
+      const { id, ok, result, error } = message;
       const call = this.pending.get(id);
       if (!call) return;
       this.pending.delete(id);

@@ -54,7 +54,13 @@ const RIVULET_VARIABLES = [
   'PUBLIC_TOPICS',
   'MAX_CONNECTIONS',
   'MAX_CONNECTIONS_PER_IP',
+  'MAX_REQUESTS_PER_IP',
   'MAX_BODY_BYTES',
+  'MAX_JSON_DEPTH',
+  'REQUEST_TIMEOUT_MS',
+  'STORE_MAX_BYTES',
+  'AI_MAX_GENERATIONS_PER_USER',
+  'AI_RETENTION_MS',
   'SHUTDOWN_GRACE_MS',
   'LOG_LEVEL',
   'NODE_ENV',
@@ -91,6 +97,7 @@ export const CONTENDERS = {
       LOG_LEVEL: 'warn',
       MAX_CONNECTIONS: '100000',
       MAX_CONNECTIONS_PER_IP: '100000',
+      MAX_REQUESTS_PER_IP: '100000',
       STORE_RETENTION: '2000',
       SSE_HEARTBEAT_MS: '15000',
       NODE_ENV: 'development',
@@ -110,12 +117,12 @@ function environment(contender, port, extraEnv) {
   return env;
 }
 
-async function startOnce(contender, extraEnv) {
+async function startOnce(contender, extraEnv, nodeArgs = []) {
   const port = await freePort();
   const child = spawnPinned(
     SERVER_CPU,
     process.execPath,
-    ['--expose-gc', '-r', PRELOAD, contender.entry],
+    ['--expose-gc', ...nodeArgs, '-r', PRELOAD, contender.entry],
     { cwd: contender.cwd, env: environment(contender, port, extraEnv) },
   );
   try {
@@ -128,10 +135,13 @@ async function startOnce(contender, extraEnv) {
   return { contender, child, pid: child.pid, port };
 }
 
-/** Starts a fresh server process for one scenario and waits until its port accepts. */
-export async function startServer(contender, extraEnv = {}) {
+/**
+ * Starts a fresh server process for one scenario and waits until its port accepts. `nodeArgs`
+ * go to node before the entry point (profiling flags).
+ */
+export async function startServer(contender, extraEnv = {}, nodeArgs = []) {
   try {
-    return await startOnce(contender, extraEnv);
+    return await startOnce(contender, extraEnv, nodeArgs);
   } catch (err) {
     const rejected = OPTIONAL_VARIABLES.filter(
       (name) => !contender.droppedVariables?.includes(name) && err.output?.includes(name),
@@ -139,12 +149,17 @@ export async function startServer(contender, extraEnv = {}) {
     if (contender.name !== 'rivulet' || rejected.length === 0) throw err;
     console.error(`rivulet: start-up rejected ${rejected.join(', ')}; starting without`);
     contender.droppedVariables.push(...rejected);
-    return startOnce(contender, extraEnv);
+    return startOnce(contender, extraEnv, nodeArgs);
   }
 }
 
 export const stopServer = (server) => stop(server?.child);
 
+/**
+ * @param {number} port
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown, headers?: Record<string, string>, timeoutMs?: number }} [options]
+ */
 export function httpRequest(
   port,
   path,

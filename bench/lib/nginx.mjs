@@ -75,7 +75,7 @@ async function findOrInstall() {
 }
 
 /** The minimal SSE proxy used while the checkout has no nginx/ folder of its own. */
-function minimalConfig(dir, listenPort, upstreamPort) {
+function minimalConfig(dir, listenPort, upstreamPorts) {
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
   return `${user}worker_processes 1;
 master_process off;
@@ -88,7 +88,7 @@ http {
   fastcgi_temp_path ${dir}/temp/fastcgi;
   uwsgi_temp_path ${dir}/temp/uwsgi;
   scgi_temp_path ${dir}/temp/scgi;
-  upstream rivulet { server 127.0.0.1:${upstreamPort}; keepalive 8; }
+  upstream rivulet { ${upstreamLines(upstreamPorts)} keepalive 8; }
   server {
     listen 127.0.0.1:${listenPort};
     location / {
@@ -110,7 +110,11 @@ http {
  * (copied unchanged; only its per-environment includes upstream.conf and listen.conf, plus temp
  * paths, are written here), else the minimal config above.
  */
-function preparePrefix(listenPort, upstreamPort) {
+function upstreamLines(ports) {
+  return ports.map((port) => `server 127.0.0.1:${port};`).join(' ');
+}
+
+function preparePrefix(listenPort, upstreamPorts) {
   const dir = mkdtempSync(join(tmpdir(), 'rivulet-bench-nginx-'));
   chmodSync(dir, 0o755); // workers may run as an unprivileged user
   mkdirSync(join(dir, 'temp'));
@@ -120,7 +124,7 @@ function preparePrefix(listenPort, upstreamPort) {
     ['nginx.conf', 'upstream.conf', 'listen.conf'].every((f) => existsSync(join(repoConfig, f)))
   ) {
     cpSync(repoConfig, dir, { recursive: true });
-    write('upstream.conf', `server 127.0.0.1:${upstreamPort};\n`);
+    write('upstream.conf', `${upstreamLines(upstreamPorts)}\n`);
     write('listen.conf', `listen 127.0.0.1:${listenPort};\n`);
     mkdirSync(join(dir, 'conf.d'), { recursive: true });
     write(
@@ -131,14 +135,18 @@ function preparePrefix(listenPort, upstreamPort) {
     );
     return { dir, config: `the checkout's nginx/ (${repoConfig})` };
   }
-  write('nginx.conf', minimalConfig(dir, listenPort, upstreamPort));
+  write('nginx.conf', minimalConfig(dir, listenPort, upstreamPorts));
   return { dir, config: 'generated minimal proxy config (no nginx/ folder in the checkout)' };
 }
 
-/** Starts nginx (pinned with the load client, away from the server's core) proxying to Rivulet. */
+/**
+ * Starts nginx (pinned with the load client, away from the server's core) proxying to Rivulet:
+ * one upstream port, or several (replicas).
+ */
 export async function startNginx(bin, upstreamPort) {
   const port = await freePort();
-  const { dir, config } = preparePrefix(port, upstreamPort);
+  const upstreamPorts = Array.isArray(upstreamPort) ? upstreamPort : [upstreamPort];
+  const { dir, config } = preparePrefix(port, upstreamPorts);
   // nginx cannot open /dev/stdout when it is a socket, as Node's pipes are: logs go to a file.
   const logFd = openSync(join(dir, 'nginx.log'), 'a');
   const child = spawnPinned(
@@ -172,5 +180,5 @@ export async function startNginx(bin, upstreamPort) {
     await cleanup();
     throw new Error(`${err.message.split(':')[0]}: ${log}`);
   }
-  return { port, config, stop: cleanup };
+  return { port, config, pid: child.pid, stop: cleanup };
 }

@@ -113,7 +113,7 @@ function connect() {
       case 'reset':
         system(
           data.reason === 'history_truncated'
-            ? 'Some messages are older than the server keeps; replaying what is left.'
+            ? 'Some messages are no longer on the server (older than it keeps, or from before it restarted); replaying what it has.'
             : 'The server does not know our last id (new server or history reset); continuing live.',
         );
         break;

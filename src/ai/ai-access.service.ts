@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Request } from 'express';
 import { AccessService } from '../auth/access.service';
-import type { AccessAction } from '../auth/principal';
+import type { Principal } from '../auth/principal';
 import { AI_TOPIC_PREFIX, aiTopic } from './ai-events';
 import { GenerationService } from './generation.service';
 
@@ -13,12 +13,23 @@ import { GenerationService } from './generation.service';
 export const AI_START_SCOPE = `${AI_TOPIC_PREFIX}*`;
 
 /**
+ * Whose share of AI_MAX_GENERATIONS_PER_USER a start takes: the user (`sub`), or the client's
+ * address in open mode (and for a token without `sub`).
+ */
+export function generationQuotaKey(req: Request, owner: string | undefined): string {
+  return owner !== undefined
+    ? `user:${owner}`
+    : `address:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+/**
  * Access to AI generations (docs/protocol.md §4), on top of AccessService's topic scopes. A generation is
  * topic `ai:<id>`, and its owner (the `sub` that started it) needs no further scope for it:
  *
  * - start: publish to `ai:*`;
- * - read or resume: owner, or subscribe to `ai:<id>`;
- * - cancel: owner, or publish to `ai:<id>`.
+ * - read or resume: owner, an admin token (`rivulet.admin`), or subscribe to `ai:<id>`;
+ * - cancel: owner or an admin token only. Publish scopes do not reach it: `ai:*`, which every
+ *   user who may start a generation holds, would otherwise let each cancel everybody's.
  *
  * Open mode (no AUTH_JWT_SECRET) allows everything. Every check runs before the stream starts, so
  * 401 / 403 are real HTTP statuses.
@@ -36,23 +47,57 @@ export class AiAccessService {
     return principal?.sub;
   }
 
-  authorizeRead(req: Request, generationId: string): Promise<void> {
-    return this.authorizeOwnerOr(req, generationId, 'subscribe');
+  /**
+   * The seed reconnect (`?message=` + Last-Event-ID), checked before any lookup: in open mode
+   * anyone; with auth on, a valid token (401 otherwise, whatever the message). Returns the owner
+   * whose own generations the lookup may consider (its `sub`).
+   */
+  async authorizeSeedLookup(req: Request): Promise<{ owner: string | undefined }> {
+    if (this.access.openMode) return { owner: undefined };
+    const principal = await this.access.identify(req);
+    if (!principal) {
+      throw new UnauthorizedException('An access token is required to resume an AI answer');
+    }
+    return { owner: principal.sub };
   }
 
-  authorizeCancel(req: Request, generationId: string): Promise<void> {
-    return this.authorizeOwnerOr(req, generationId, 'publish');
+  /** Whether the caller may read a generation (owner, or subscribe scope on it), without throwing. */
+  async mayRead(req: Request, generationId: string): Promise<boolean> {
+    try {
+      await this.authorizeRead(req, generationId);
+      return true;
+    } catch (error) {
+      if (error instanceof UnauthorizedException || error instanceof ForbiddenException)
+        return false;
+      throw error;
+    }
   }
 
-  private async authorizeOwnerOr(
-    req: Request,
-    generationId: string,
-    action: AccessAction,
-  ): Promise<void> {
+  async authorizeRead(req: Request, generationId: string): Promise<void> {
     if (this.access.openMode) return;
     const principal = await this.access.identify(req);
-    const sub = principal?.sub;
-    if (sub !== undefined && sub === (await this.generations.ownerOf(generationId))) return;
-    this.access.check(principal, action, [aiTopic(generationId)]);
+    if (await this.isOwnerOrAdmin(principal, generationId)) return;
+    this.access.check(principal, 'subscribe', [aiTopic(generationId)]);
+  }
+
+  async authorizeCancel(req: Request, generationId: string): Promise<void> {
+    if (this.access.openMode) return;
+    const principal = await this.access.identify(req);
+    if (!principal)
+      throw new UnauthorizedException('An access token is required to cancel a generation');
+    if (await this.isOwnerOrAdmin(principal, generationId)) return;
+    throw new ForbiddenException(
+      'Only the owner of a generation (or an admin token) may cancel it',
+    );
+  }
+
+  private async isOwnerOrAdmin(
+    principal: Principal | undefined,
+    generationId: string,
+  ): Promise<boolean> {
+    if (!principal) return false;
+    if (principal.admin) return true;
+    const sub = principal.sub;
+    return sub !== undefined && sub === (await this.generations.ownerOf(generationId));
   }
 }

@@ -11,11 +11,11 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { defer, from, Observable, switchMap } from 'rxjs';
+import { defer, from, Observable, of, switchMap } from 'rxjs';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
-import { SseEmission } from '../sse/sse-message';
-import { AiAccessService } from './ai-access.service';
+import { SSE_OPEN, SseEmission } from '../sse/sse-message';
+import { AiAccessService, generationQuotaKey } from './ai-access.service';
 import type { ChatMessage } from './ai-provider';
 import {
   chatRequestSchema,
@@ -42,7 +42,10 @@ export class AiController {
   /**
    * The seed's AI answer: `?message=` starts a generation and streams it. EventSource's own
    * reconnect (same URL + Last-Event-ID) resumes the generation holding that event and never starts
-   * a new one; an id no generation of this message holds is a 404 (EventSource stops).
+   * a new one. That lookup checks access first and only ever sees the caller's own generations of
+   * this message (a direct read, see GenerationService.findByEvent): "nobody asked that" and "not
+   * yours" are the same 404 (EventSource stops). A HEAD request gets the stream's headers and
+   * starts nothing.
    */
   @SseEndpoint('ai/chat', 'ai', { events: aiEvents })
   @ApiQuery({
@@ -66,18 +69,24 @@ export class AiController {
   ): Promise<Observable<SseEmission>> {
     const message = parseMessageQuery(rawMessage);
     const pace = parsePace(rawPace);
-    const promptKey = GenerationService.promptKey(message);
     if (lastEventId === undefined) {
       const owner = await this.access.authorizeStart(req);
-      return this.startAndStream([{ role: 'user', content: message }], pace, { promptKey, owner });
+      if (req.method === 'HEAD') return of(SSE_OPEN);
+      const promptKey = GenerationService.promptKey(message, owner);
+      return this.startAndStream([{ role: 'user', content: message }], pace, {
+        promptKey,
+        owner,
+        quotaKey: generationQuotaKey(req, owner),
+      });
     }
+    const { owner } = await this.access.authorizeSeedLookup(req);
+    const promptKey = GenerationService.promptKey(message, owner);
     const generationId = await this.generations.findByEvent(promptKey, lastEventId);
-    if (generationId === undefined) {
+    if (generationId === undefined || !(await this.access.mayRead(req, generationId))) {
       throw new NotFoundException(
-        'No generation of this message holds that Last-Event-ID (it expired, or another store ran it); ask again without it',
+        'None of your generations of this message holds that Last-Event-ID (it expired, or another store ran it); ask again without it',
       );
     }
-    await this.access.authorizeRead(req, generationId);
     return this.generations.stream(generationId, lastEventId, pace);
   }
 
@@ -99,7 +108,7 @@ export class AiController {
     const owner = await this.access.authorizeStart(req);
     const messages = parseChatRequest(body);
     const pace = parsePace(rawPace);
-    return this.startAndStream(messages, pace, { owner });
+    return this.startAndStream(messages, pace, { owner, quotaKey: generationQuotaKey(req, owner) });
   }
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */

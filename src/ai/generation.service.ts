@@ -7,6 +7,7 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   concat,
   defer,
@@ -28,16 +29,17 @@ import { LogStreamItem, streamFromLog } from '../event-log/event-stream';
 import { AiAbortReason, AiGenerationOutcome, AiMetrics } from './ai-metrics';
 import { SSE_OPEN, sseBatch, SseEmission, SseMessage } from '../sse/sse-message';
 import {
-  AI_INDEX_TOPIC,
   AI_TOPIC_PREFIX,
   AiCharChunk,
   AiErrorReason,
   AiEvent,
-  AiIndexEntry,
+  AiSeedEntry,
+  aiOwnerTopic,
   aiTopic,
-  indexEntryIn,
   isTerminal,
   ownerIn,
+  seedEntryIn,
+  seedTopic,
   toWire,
 } from './ai-events';
 import { AI_PROVIDER, AiProvider, AiProviderError, ChatMessage } from './ai-provider';
@@ -52,6 +54,10 @@ interface Generation {
   readonly topic: string;
   /** JWT `sub` of whoever started it (undefined in open mode or for a token without `sub`). */
   readonly owner: string | undefined;
+  /** Whose share of AI_MAX_GENERATIONS_PER_USER it uses. */
+  readonly quotaKey: string;
+  /** The seed topic indexing it (seed URL generations only): expires with it. */
+  readonly seedTopic: string | undefined;
   readonly controller: AbortController;
   ended: boolean;
   /** Another instance wrote the terminal event (a cancel): this one writes nothing more. */
@@ -61,6 +67,8 @@ interface Generation {
   unsubscribe: Unsubscribe | undefined;
   /** Appends of this generation, in order: nothing can land after the terminal event. */
   writes: Promise<unknown>;
+  /** The store refused one of its events: nothing but the terminal event is written after that. */
+  storeFailed: boolean;
 }
 
 export type CancelOutcome = 'cancelled' | 'finished';
@@ -70,6 +78,11 @@ export interface StartOptions {
   promptKey?: string;
   /** JWT `sub` of the caller: recorded, so the owner may read and cancel it without extra scopes. */
   owner?: string;
+  /**
+   * Whose share of AI_MAX_GENERATIONS_PER_USER this generation takes: the user (`sub`), or the
+   * client address in open mode. Omitted: the owner, else one shared anonymous share.
+   */
+  quotaKey?: string;
 }
 
 /**
@@ -80,8 +93,8 @@ export interface StartOptions {
  * the model again.
  *
  * Everything another instance needs is in the log or in ReaderPresence: the seed generations are
- * indexed on AI_INDEX_TOPIC (the seed reconnect), readers report themselves to ReaderPresence (the
- * running instance aborts a generation only once nobody anywhere has read it for
+ * indexed on their asker's seed topic (the seed reconnect), readers report themselves to
+ * ReaderPresence (the running instance aborts a generation only once nobody anywhere has read it for
  * AI_DETACH_GRACE_MS), and a cancel is the terminal `error` event itself, which the running instance
  * sees on its own subscription of the topic and acts on (upstream aborted, nothing more written).
  */
@@ -91,6 +104,10 @@ export class GenerationService implements OnModuleDestroy {
   /** Generations running on this instance, and ended ones until their terminal event is written. */
   private readonly generations = new Map<string, Generation>();
   private running = 0;
+  /** Generations running here, by quota key (AI_MAX_GENERATIONS_PER_USER). */
+  private readonly runningBy = new Map<string, number>();
+  /** Aborted on shutdown: terminal events still waiting for the store get one last try, no more. */
+  private readonly shutdown = new AbortController();
 
   constructor(
     @Inject(EVENT_LOG) private readonly log: EventLog,
@@ -105,22 +122,41 @@ export class GenerationService implements OnModuleDestroy {
     return this.running;
   }
 
-  /** The seed URL's key for a message (a digest: records do not keep prompts). */
-  static promptKey(message: string): string {
-    return createHash('sha256').update(message).digest('hex');
+  /**
+   * The seed URL's key for one asker's message: a digest of the owner (JWT `sub`; none in open
+   * mode) and the message, so a reconnect looks up exactly the asker's own generations of that
+   * text, directly (records do not keep prompts).
+   */
+  static promptKey(message: string, owner: string | undefined): string {
+    return createHash('sha256')
+      .update(owner === undefined ? '-' : `+${owner}`)
+      .update('\0')
+      .update(message)
+      .digest('hex');
   }
 
   /**
    * Starts a generation (the model is called once, now) and returns its id once its `start` event
-   * is in the log. Past AI_MAX_GENERATIONS running on this instance: 503.
+   * is in the log. Past AI_MAX_GENERATIONS_PER_USER running here for the same user (or address):
+   * 429; past AI_MAX_GENERATIONS running on this instance: 503. Both counts are taken in the same
+   * synchronous step as the check, so concurrent requests cannot pass a limit.
    */
   async start(messages: readonly ChatMessage[], options: StartOptions = {}): Promise<string> {
     const { promptKey, owner } = options;
+    const quotaKey = options.quotaKey ?? (owner !== undefined ? `user:${owner}` : 'anonymous');
+    const retryAfter = retryAfterSeconds(this.config.sse.retryMs);
+    if ((this.runningBy.get(quotaKey) ?? 0) >= this.config.ai.maxGenerationsPerUser) {
+      throw new RetryableHttpException(
+        'You are running AI_MAX_GENERATIONS_PER_USER generations already; retry once one ends',
+        HttpStatus.TOO_MANY_REQUESTS,
+        retryAfter,
+      );
+    }
     if (this.running >= this.config.ai.maxGenerations) {
       throw new RetryableHttpException(
         'This instance is running AI_MAX_GENERATIONS generations; retry later',
         HttpStatus.SERVICE_UNAVAILABLE,
-        retryAfterSeconds(this.config.sse.retryMs),
+        retryAfter,
       );
     }
     const id = randomUUID();
@@ -128,37 +164,42 @@ export class GenerationService implements OnModuleDestroy {
       id,
       topic: aiTopic(id),
       owner,
+      quotaKey,
+      seedTopic: promptKey === undefined ? undefined : seedTopic(promptKey),
       controller: new AbortController(),
       ended: false,
       endedElsewhere: false,
       graceTimer: undefined,
       unsubscribe: undefined,
       writes: Promise.resolve(),
+      storeFailed: false,
     };
     this.generations.set(id, generation);
     this.running++;
+    this.runningBy.set(quotaKey, (this.runningBy.get(quotaKey) ?? 0) + 1);
     // Before anything is written: a cancel appended by another instance cannot go unseen.
     generation.unsubscribe = this.log.subscribe([generation.topic], (event) => {
       if (isTerminal(event.data)) this.endedElsewhere(generation, event.data as AiEvent);
     });
     try {
-      if (promptKey !== undefined) {
-        const entry: AiIndexEntry = { generationId: id, promptKey };
-        await this.log.append({ topic: AI_INDEX_TOPIC, type: 'generation', data: entry });
+      if (generation.seedTopic !== undefined) {
+        const entry: AiSeedEntry = { generationId: id };
+        await this.log.append({ topic: generation.seedTopic, type: 'generation', data: entry });
+      }
+      if (owner !== undefined) {
+        await this.log.append({ topic: aiOwnerTopic(id), type: 'owner', data: { owner } });
       }
       await this.log.append<AiEvent>({
         topic: generation.topic,
         type: 'start',
-        data:
-          owner === undefined
-            ? { type: 'start', generationId: id }
-            : { type: 'start', generationId: id, owner },
+        data: { type: 'start', generationId: id },
       });
     } catch (error) {
       generation.ended = true;
-      this.running--;
+      this.countEnded(generation);
       this.release(generation);
       this.generations.delete(id);
+      this.expireLater(generation);
       throw error;
     }
     // Nobody may ever subscribe (the client left at once): the grace period covers that too.
@@ -169,30 +210,30 @@ export class GenerationService implements OnModuleDestroy {
   }
 
   /**
-   * Who started a generation (its JWT `sub`): known here while it runs here, else from the `start`
-   * event in the log. Undefined when unknown, ownerless, or when retention has dropped its `start`.
+   * Who started a generation (its JWT `sub`): known here while it runs here, else from its owner
+   * record in the log (aiOwnerTopic). Undefined when unknown or ownerless.
    */
   async ownerOf(generationId: string): Promise<string | undefined> {
     const local = this.generations.get(generationId);
     if (local) return local.owner;
-    const { events } = await this.log.readAfter([aiTopic(generationId)], undefined);
+    const { events } = await this.log.readAfter([aiOwnerTopic(generationId)], undefined);
     return ownerIn(events[0]?.data);
   }
 
   /**
-   * The seed generation of `promptKey` that holds event `eventId`, if any, whichever instance runs
-   * it: how EventSource's own reconnect (same URL + Last-Event-ID) finds the answer it was reading.
-   * Candidates come from AI_INDEX_TOPIC (an entry is older than every event of its generation), newest
-   * first; the log confirms which one's topic holds the event (ids of concurrent generations interleave).
+   * The seed generation of `promptKey` (one asker, one message) that holds event `eventId`, if any,
+   * whichever instance runs it: how EventSource's own reconnect (same URL + Last-Event-ID) finds the
+   * answer it was reading. One read of the asker's seed topic gives the candidates (an entry is
+   * older than every event of its generation), newest first; the log confirms which one's topic
+   * holds the event (ids of concurrent generations interleave). No scan of other generations.
    */
   async findByEvent(promptKey: string, eventId: string): Promise<string | undefined> {
-    const { events } = await this.log.readAfter([AI_INDEX_TOPIC], undefined);
+    const { events } = await this.log.readAfter([seedTopic(promptKey)], undefined);
     const candidates: string[] = [];
     for (let i = events.length - 1; i >= 0; i--) {
       const event = events[i]!;
-      const entry = indexEntryIn(event.data);
-      if (entry?.promptKey === promptKey && compareIds(event.id, eventId) < 0)
-        candidates.push(aiTopic(entry.generationId));
+      const entry = seedEntryIn(event.data);
+      if (entry && compareIds(event.id, eventId) < 0) candidates.push(aiTopic(entry.generationId));
     }
     const before = previousId(eventId);
     for (let i = 0; i < candidates.length; i += CONFIRM_BATCH) {
@@ -255,10 +296,17 @@ export class GenerationService implements OnModuleDestroy {
       type: 'error',
       data: { type: 'error', message: 'cancelled', reason: 'cancelled' },
     });
+    // The running instance expires its seed entry too (endedElsewhere); this covers one that is gone.
+    void this.log
+      .expire([topic, aiOwnerTopic(generationId)], this.config.ai.retentionMs)
+      .catch((error: unknown) =>
+        this.logger.warn(`generation ${generationId}: expiry not set: ${String(error)}`),
+      );
     return 'cancelled';
   }
 
   onModuleDestroy(): void {
+    this.shutdown.abort();
     for (const generation of [...this.generations.values()]) this.stop(generation, 'shutdown');
   }
 
@@ -323,8 +371,11 @@ export class GenerationService implements OnModuleDestroy {
         void this.write(generation, { type: 'chunk', content });
       }
     } catch (error) {
-      if (!generation.ended) outcome = failureEvent(error, this.logger);
+      if (!generation.ended)
+        outcome = generation.storeFailed ? STORE_FAILURE : failureEvent(error, this.logger);
     }
+    // The provider may also have finished its answer while a chunk could not be written.
+    if (generation.storeFailed && outcome.type === 'done') outcome = STORE_FAILURE;
     this.finish(generation, outcome);
   }
 
@@ -349,19 +400,41 @@ export class GenerationService implements OnModuleDestroy {
       this.metrics.aiUpstreamAborted(ABORT_METRIC[reason as AbortReason]);
     this.end(generation, event);
     this.generations.delete(generation.id);
+    this.expireLater(generation);
   }
 
   private finish(generation: Generation, event: AiEvent): void {
     if (generation.ended) return;
     this.end(generation, event);
     // Known here until the terminal event is in the log (a DELETE meanwhile answers `finished`).
-    void this.write(generation, event).then(() => this.generations.delete(generation.id));
+    void this.write(generation, event).then(() => {
+      this.generations.delete(generation.id);
+      this.expireLater(generation);
+    });
+  }
+
+  /** A finished generation stays readable for AI_RETENTION_MS; then its topics expire (both stores). */
+  private expireLater(generation: Generation): void {
+    const topics = [generation.topic, aiOwnerTopic(generation.id)];
+    if (generation.seedTopic !== undefined) topics.push(generation.seedTopic);
+    void this.log
+      .expire(topics, this.config.ai.retentionMs)
+      .catch((error: unknown) =>
+        this.logger.warn(`generation ${generation.id}: expiry not set: ${String(error)}`),
+      );
+  }
+
+  private countEnded(generation: Generation): void {
+    this.running--;
+    const left = (this.runningBy.get(generation.quotaKey) ?? 1) - 1;
+    if (left > 0) this.runningBy.set(generation.quotaKey, left);
+    else this.runningBy.delete(generation.quotaKey);
   }
 
   /** Marks a generation over on this instance (its terminal event, if any, is written by the caller). */
   private end(generation: Generation, event: AiEvent): void {
     generation.ended = true;
-    this.running--;
+    this.countEnded(generation);
     this.metrics.aiGenerationFinished(outcomeOf(event));
     this.release(generation);
   }
@@ -374,18 +447,49 @@ export class GenerationService implements OnModuleDestroy {
     this.presence.forget(generation.id);
   }
 
+  /**
+   * Appends one event of the generation, after those before it. A chunk the store refuses stops
+   * the generation (upstream aborted, no later chunk written, so readers never get an answer with
+   * a hole in it); it then ends with `error` reason `store`. A terminal event the store refuses is
+   * tried again until the store takes it, so every generation ends in the log once the store is
+   * back: readers waiting on it (live, through the store) get it then.
+   */
   private write(generation: Generation, event: AiEvent): Promise<LogEvent | undefined> {
-    const written = generation.writes.then(() => {
+    const terminal = isTerminal(event);
+    const written = generation.writes.then(async () => {
       if (generation.endedElsewhere) return undefined;
-      return this.log
-        .append<AiEvent>({ topic: generation.topic, type: event.type, data: event })
-        .catch((error: unknown) => {
-          this.logger.error(
-            `generation ${generation.id}: ${event.type} not written: ${String(error)}`,
-          );
-          if (!generation.controller.signal.aborted) generation.controller.abort(error);
-          return undefined;
-        });
+      if (generation.storeFailed && !terminal) return undefined;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.log.append<AiEvent>({
+            topic: generation.topic,
+            type: event.type,
+            data: event,
+          });
+        } catch (error) {
+          if (!terminal) {
+            this.logger.error(
+              `generation ${generation.id}: ${event.type} not written, the answer stops here: ${String(error)}`,
+            );
+            generation.storeFailed = true;
+            if (!generation.controller.signal.aborted) generation.controller.abort(error);
+            return undefined;
+          }
+          if (this.shutdown.signal.aborted) {
+            this.logger.error(
+              `generation ${generation.id}: ${event.type} not written before shutdown: ${String(error)}`,
+            );
+            return undefined;
+          }
+          if (attempt === 1)
+            this.logger.warn(
+              `generation ${generation.id}: ${event.type} not written yet, retrying until the store is back: ${String(error)}`,
+            );
+          await delay(Math.min(TERMINAL_RETRY_MS * attempt, TERMINAL_RETRY_MAX_MS), undefined, {
+            signal: this.shutdown.signal,
+          }).catch(() => undefined);
+        }
+      }
     });
     generation.writes = written;
     return written;
@@ -425,6 +529,17 @@ const ABORT_METRIC: Record<AbortReason, AiAbortReason> = {
   abandoned: 'detached',
   shutdown: 'shutdown',
 };
+
+/** The end of a generation whose events the store stopped taking: the cause, named. */
+const STORE_FAILURE: AiEvent = {
+  type: 'error',
+  message: 'The event store became unavailable; the answer stops here',
+  reason: 'store',
+};
+
+/** Pause between tries of a terminal event the store refused: growing, then steady. */
+const TERMINAL_RETRY_MS = 200;
+const TERMINAL_RETRY_MAX_MS = 2000;
 
 /** A generation's outcome for metrics: `completed`, `failed` (the provider) or `aborted` (Rivulet). */
 function outcomeOf(event: AiEvent): AiGenerationOutcome {

@@ -84,13 +84,17 @@ describe(AccessService.name, () => {
       const token = await sign({ sub: 'alice', rivulet: { subscribe: ['a'], publish: ['b*'] } });
       await expect(access.verify(token)).resolves.toEqual({
         sub: 'alice',
+        admin: false,
         subscribe: ['a'],
         publish: ['b*'],
+        streams: { read: [], write: [] },
       });
       await expect(access.verify(await sign({ sub: 'bob' }))).resolves.toEqual({
         sub: 'bob',
+        admin: false,
         subscribe: [],
         publish: [],
+        streams: { read: [], write: [] },
       });
     });
 
@@ -108,6 +112,64 @@ describe(AccessService.name, () => {
       await expect(
         access.verify(await sign({ sub: 'a', rivulet: { subscribe: ['a*b'] } })),
       ).rejects.toThrow(/claims are malformed/);
+    });
+  });
+
+  describe('on durable streams (/v1/stream/<path>)', () => {
+    const access = service({ AUTH_JWT_SECRET: SECRET, PUBLIC_STREAMS: 'public/*' });
+    const request = async (claims: Record<string, unknown> | undefined) => ({
+      headers: claims ? { authorization: `Bearer ${await sign(claims)}` } : {},
+      query: {},
+    });
+
+    it('reads and writes with the rivulet.streams patterns, each separately', async () => {
+      const req = await request({
+        rivulet: {
+          subscribe: [],
+          publish: [],
+          streams: { read: ['orders/*'], write: ['orders/mine'] },
+        },
+      });
+      await expect(access.authorizeStream(req, 'read', 'orders/1')).resolves.toBeDefined();
+      await expect(access.authorizeStream(req, 'read', 'payroll/1')).rejects.toBeInstanceOf(
+        ForbiddenException,
+      );
+      await expect(access.authorizeStream(req, 'write', 'orders/1')).rejects.toBeInstanceOf(
+        ForbiddenException,
+      );
+      await expect(access.authorizeStream(req, 'write', 'orders/mine')).resolves.toBeDefined();
+    });
+
+    it('topic scopes grant nothing on streams; no token is 401; public patterns are read-only', async () => {
+      const topicsOnly = await request({ rivulet: { subscribe: ['*'], publish: ['*'] } });
+      await expect(access.authorizeStream(topicsOnly, 'read', 'orders/1')).rejects.toBeInstanceOf(
+        ForbiddenException,
+      );
+      const anonymous = await request(undefined);
+      await expect(access.authorizeStream(anonymous, 'read', 'orders/1')).rejects.toBeInstanceOf(
+        UnauthorizedException,
+      );
+      await expect(
+        access.authorizeStream(anonymous, 'read', 'public/news'),
+      ).resolves.toBeUndefined();
+      await expect(
+        access.authorizeStream(anonymous, 'write', 'public/news'),
+      ).rejects.toBeInstanceOf(UnauthorizedException);
+    });
+
+    it('refuses a token whose stream patterns are malformed (401)', async () => {
+      const bad = await request({
+        rivulet: { subscribe: [], publish: [], streams: { read: ['has space'] } },
+      });
+      await expect(access.authorizeStream(bad, 'read', 'x')).rejects.toBeInstanceOf(
+        UnauthorizedException,
+      );
+    });
+
+    it('allows everything in open mode', async () => {
+      await expect(
+        service({}).authorizeStream(await request(undefined), 'write', 'any/path'),
+      ).resolves.toBeUndefined();
     });
   });
 });

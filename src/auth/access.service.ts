@@ -2,9 +2,11 @@ import { ForbiddenException, Inject, Injectable, UnauthorizedException } from '@
 import { errors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { BROADCAST_TOPIC } from '../common/topic-names';
+import { displayNameProblem } from '../common/display-name';
+import { BROADCAST_TOPIC, isUserId, USER_ID_RULE, userTopic } from '../common/topic-names';
 import { extractAccessToken, TokenSource } from './access-token';
-import { AccessAction, Principal } from './principal';
+import { isStreamPattern } from '../config/stream-pattern';
+import { AccessAction, Principal, StreamAccess } from './principal';
 import { isTopicPattern, matchesAny } from './topic-pattern';
 
 const patterns = z
@@ -12,10 +14,38 @@ const patterns = z
   .max(256)
   .default([]);
 
+const streamPatterns = z
+  .array(z.string().refine(isStreamPattern, 'is not a stream path pattern'))
+  .max(256)
+  .default([]);
+
+const displayName = z.string().trim().min(1).max(64);
+
 const claimsSchema = z.object({
-  sub: z.string().min(1).max(256).optional(),
-  rivulet: z.object({ subscribe: patterns, publish: patterns }).optional(),
+  sub: z.string().refine(isUserId, `must be ${USER_ID_RULE}`).optional(),
+  name: z.unknown().optional(),
+  preferred_username: z.unknown().optional(),
+  rivulet: z
+    .object({
+      subscribe: patterns,
+      publish: patterns,
+      admin: z.boolean().default(false),
+      streams: z.object({ read: streamPatterns, write: streamPatterns }).optional(),
+    })
+    .optional(),
 });
+
+/** The token's display name, if it has one that can be shown (`name`, else `preferred_username`). */
+function displayNameOf(claims: {
+  name?: unknown;
+  preferred_username?: unknown;
+}): string | undefined {
+  for (const raw of [claims.name, claims.preferred_username]) {
+    const parsed = displayName.safeParse(raw);
+    if (parsed.success && displayNameProblem(parsed.data) === undefined) return parsed.data;
+  }
+  return undefined;
+}
 
 /**
  * Access control (docs/protocol.md §4). With AUTH_JWT_SECRET unset, open mode: every request may subscribe and
@@ -33,10 +63,13 @@ const claimsSchema = z.object({
 @Injectable()
 export class AccessService {
   private readonly key: Uint8Array | undefined;
+  /** AUTH_CLOCK_SKEW_MS in seconds, the unit of JWT times. */
+  private readonly skewSeconds: number;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     const secret = config.auth.jwtSecret;
     this.key = secret === undefined ? undefined : new TextEncoder().encode(secret);
+    this.skewSeconds = config.auth.clockSkewMs / 1000;
   }
 
   get openMode(): boolean {
@@ -71,14 +104,29 @@ export class AccessService {
     }
   }
 
+  /**
+   * Verifies signature and times. `exp`, `nbf` and `iat` get the same clock-skew allowance
+   * (AUTH_CLOCK_SKEW_MS): a token issued further in the future than that is refused, as one that
+   * expired longer ago than that.
+   */
   async verify(token: string): Promise<Principal> {
-    let payload: unknown;
+    let payload: { iat?: unknown };
     try {
-      ({ payload } = await jwtVerify(token, this.key!, { algorithms: ['HS256'] }));
+      ({ payload } = await jwtVerify(token, this.key!, {
+        algorithms: ['HS256'],
+        clockTolerance: this.skewSeconds,
+      }));
     } catch (error) {
       if (error instanceof errors.JWTExpired)
         throw new UnauthorizedException('The access token has expired');
+      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf')
+        throw new UnauthorizedException('The access token is not valid yet (nbf)');
       throw new UnauthorizedException('The access token is invalid');
+    }
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + this.skewSeconds) {
+      throw new UnauthorizedException(
+        'The access token was issued in the future (iat); check the issuer clock',
+      );
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) {
@@ -87,18 +135,45 @@ export class AccessService {
         `The access token's claims are malformed (${problem?.path.join('.') ?? ''}: ${problem?.message ?? ''})`,
       );
     }
+    const name = displayNameOf(claims.data);
     return {
       sub: claims.data.sub,
+      ...(name === undefined ? {} : { name }),
+      admin: claims.data.rivulet?.admin ?? false,
       subscribe: claims.data.rivulet?.subscribe ?? [],
       publish: claims.data.rivulet?.publish ?? [],
+      streams: claims.data.rivulet?.streams ?? { read: [], write: [] },
     };
+  }
+
+  /**
+   * Durable streams (/v1/stream/<path>): reading a path matched by PUBLIC_STREAMS needs no token;
+   * otherwise the token's `rivulet.streams.read` (GET, HEAD) or `.write` (PUT, POST, DELETE)
+   * patterns must match the path. Writing implies nothing about reading, and the reverse. No-op in
+   * open mode; 401 without a valid token, 403 without the scope.
+   */
+  async authorizeStream(
+    req: TokenSource,
+    access: StreamAccess,
+    path: string,
+  ): Promise<Principal | undefined> {
+    if (this.openMode) return undefined;
+    if (access === 'read' && matchesAny(this.config.durable.publicStreams, path)) return undefined;
+    const principal = await this.identify(req);
+    if (!principal)
+      throw new UnauthorizedException(`An access token is required to ${access} stream ${path}`);
+    const allowed = access === 'read' ? principal.streams?.read : principal.streams?.write;
+    if (!matchesAny(allowed ?? [], path)) {
+      throw new ForbiddenException(`The access token does not allow to ${access} stream ${path}`);
+    }
+    return principal;
   }
 
   private checkSubscribe(principal: Principal | undefined, topic: string): void {
     if (topic.startsWith('user:')) {
       if (!principal)
         throw new UnauthorizedException(`An access token is required to subscribe to ${topic}`);
-      if (topic !== `user:${principal.sub ?? ''}`) {
+      if (principal.sub === undefined || topic !== userTopic(principal.sub)) {
         throw new ForbiddenException(`${topic} belongs to another user`);
       }
       return;

@@ -1,7 +1,17 @@
-import { Controller, HttpCode, HttpStatus, Param, Post, Req } from '@nestjs/common';
+import {
+  BadRequestException,
+  Controller,
+  ForbiddenException,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Req,
+} from '@nestjs/common';
 import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { AccessService } from '../auth/access.service';
+import type { Principal } from '../auth/principal';
 import { parseJsonBody } from '../common/json-body';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
@@ -32,7 +42,11 @@ export class ChatController {
     return this.chat.stream(roomId, lastEventId);
   }
 
-  /** Posts `{user, text}` to a room (seed): 201 `{success: true, id}`. */
+  /**
+   * Posts `{user, text}` to a room (seed): 201 `{success: true, id}`. In open mode the author is
+   * `user`; with auth on it is the token's display name (`name` / `preferred_username`) or its
+   * `sub`, whatever `user` says, so nobody posts as someone else.
+   */
   @Post(':roomId/message')
   @ApiJsonBody(chatMessageSchema)
   @ApiResponse({ status: 201, description: 'posted', standardSchema: chatPostedSchema })
@@ -43,9 +57,19 @@ export class ChatController {
     @Param('roomId') rawRoomId: string,
   ): Promise<{ success: true; id: string }> {
     const roomId = parseRoomId(rawRoomId);
-    await this.access.authorize(req, 'publish', [roomTopic(roomId)]);
-    const dto = parseJsonBody(req, chatMessageSchema);
-    const event = await this.chat.post(roomId, dto);
+    const principal = await this.access.authorize(req, 'publish', [roomTopic(roomId)]);
+    const body = parseJsonBody(req, chatMessageSchema);
+    const user = this.access.openMode ? body.user : authorOf(principal);
+    if (user === undefined) throw new BadRequestException('user: is required (a string)');
+    const event = await this.chat.post(roomId, { user, text: body.text });
     return { success: true, id: event.id };
   }
+}
+
+/** The author a token posts as: its display name, else its subject. */
+function authorOf(principal: Principal | undefined): string {
+  const author = principal?.name ?? principal?.sub;
+  if (author === undefined)
+    throw new ForbiddenException('Posting to a room needs a token that names a user (sub)');
+  return author;
 }

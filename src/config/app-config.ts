@@ -5,10 +5,20 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
 /** The validated configuration, grouped by concern. Services inject it with @Inject(APP_CONFIG). */
 export interface AppConfig {
   env: Env['NODE_ENV'];
-  http: { port: number; host: string; maxBodyBytes: number; shutdownGraceMs: number };
+  http: {
+    port: number;
+    host: string;
+    maxBodyBytes: number;
+    maxJsonDepth: number;
+    requestTimeoutMs: number;
+    maxRequestsPerIp: number;
+    shutdownGraceMs: number;
+    /** TRUST_PROXY: the peers whose X-Forwarded-For is believed (see common/client-address). */
+    trustProxy: string[];
+  };
   log: { level: Env['LOG_LEVEL'] };
   cors: { origins: string[]; credentials: boolean };
-  store: { kind: Env['STORE']; redisUrl: string; retention: number };
+  store: { kind: Env['STORE']; redisUrl: string; retention: number; maxBytes: number };
   sse: { retryMs: number; heartbeatMs: number; maxBufferBytes: number };
   streams: {
     tickerIntervalMs: number;
@@ -24,10 +34,13 @@ export interface AppConfig {
     detachGraceMs: number;
     timeoutMs: number;
     maxGenerations: number;
+    maxGenerationsPerUser: number;
+    retentionMs: number;
     demoTokenMs: number;
   };
-  auth: { jwtSecret: string | undefined; publicTopics: string[] };
+  auth: { jwtSecret: string | undefined; publicTopics: string[]; clockSkewMs: number };
   limits: { maxConnections: number; maxConnectionsPerIp: number };
+  durable: { maxBodyBytes: number; longPollMs: number; sseMaxMs: number; publicStreams: string[] };
 }
 
 export function toAppConfig(env: Env): AppConfig {
@@ -37,7 +50,11 @@ export function toAppConfig(env: Env): AppConfig {
       port: env.PORT,
       host: env.HOST,
       maxBodyBytes: env.MAX_BODY_BYTES,
+      maxJsonDepth: env.MAX_JSON_DEPTH,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      maxRequestsPerIp: env.MAX_REQUESTS_PER_IP,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      trustProxy: env.TRUST_PROXY,
     },
     log: { level: env.LOG_LEVEL },
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
@@ -45,6 +62,7 @@ export function toAppConfig(env: Env): AppConfig {
       kind: env.STORE,
       redisUrl: env.REDIS_URL,
       retention: env.STORE_RETENTION ?? env.MAX_HISTORY_SIZE ?? 1000,
+      maxBytes: env.STORE_MAX_BYTES,
     },
     sse: {
       retryMs: env.SSE_RETRY_MS,
@@ -65,12 +83,24 @@ export function toAppConfig(env: Env): AppConfig {
       detachGraceMs: env.AI_DETACH_GRACE_MS,
       timeoutMs: env.AI_TIMEOUT_MS,
       maxGenerations: env.AI_MAX_GENERATIONS,
+      maxGenerationsPerUser: env.AI_MAX_GENERATIONS_PER_USER,
+      retentionMs: env.AI_RETENTION_MS,
       demoTokenMs: env.AI_DEMO_TOKEN_MS,
     },
-    auth: { jwtSecret: env.AUTH_JWT_SECRET, publicTopics: env.PUBLIC_TOPICS },
+    auth: {
+      jwtSecret: env.AUTH_JWT_SECRET,
+      publicTopics: env.PUBLIC_TOPICS,
+      clockSkewMs: env.AUTH_CLOCK_SKEW_MS,
+    },
     limits: {
       maxConnections: env.MAX_CONNECTIONS,
       maxConnectionsPerIp: env.MAX_CONNECTIONS_PER_IP,
+    },
+    durable: {
+      maxBodyBytes: env.DURABLE_MAX_BODY_BYTES,
+      longPollMs: env.DURABLE_LONG_POLL_MS,
+      sseMaxMs: env.DURABLE_SSE_MAX_MS,
+      publicStreams: env.PUBLIC_STREAMS,
     },
   };
 }

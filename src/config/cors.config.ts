@@ -8,10 +8,42 @@ export const CORS_ALLOWED_HEADERS = [
   'Cache-Control',
   'Content-Type',
   'X-Request-Id',
+  // Durable Streams (/v1/stream/*)
+  'If-None-Match',
+  'Stream-Seq',
+  'Stream-TTL',
+  'Stream-Expires-At',
+  'Stream-Closed',
+  'Stream-Forked-From',
+  'Stream-Fork-Offset',
+  'Stream-Fork-Sub-Offset',
+  'Producer-Id',
+  'Producer-Epoch',
+  'Producer-Seq',
 ];
 
 /** Response headers a cross-origin script may read. */
-export const CORS_EXPOSED_HEADERS = ['Retry-After', 'X-Request-Id'];
+export const CORS_EXPOSED_HEADERS = [
+  'Retry-After',
+  'X-Request-Id',
+  // Durable Streams (/v1/stream/*)
+  'ETag',
+  'Location',
+  'Stream-Next-Offset',
+  'Stream-Cursor',
+  'Stream-Up-To-Date',
+  'Stream-Closed',
+  'Stream-TTL',
+  'Stream-Expires-At',
+  'Stream-SSE-Data-Encoding',
+  'Producer-Epoch',
+  'Producer-Seq',
+  'Producer-Expected-Seq',
+  'Producer-Received-Seq',
+];
+
+/** Methods a cross-origin script may use (PUT creates a durable stream). */
+export const CORS_METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'];
 
 /**
  * CORS from CORS_ORIGINS: an exact allow-list (never a pattern built from the variable), "*" only
@@ -25,7 +57,7 @@ export function buildCorsOptions(cors: AppConfig['cors']): CorsOptions {
       ? '*'
       : (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: cors.credentials,
-    methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+    methods: CORS_METHODS,
     allowedHeaders: CORS_ALLOWED_HEADERS,
     exposedHeaders: CORS_EXPOSED_HEADERS,
     maxAge: 600,

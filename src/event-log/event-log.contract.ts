@@ -1,5 +1,5 @@
 import { firstValueFrom, Subscription } from 'rxjs';
-import { compareIds, EventLog, LogEvent } from './event-log';
+import { AppendConflictError, compareIds, epochSeed, EventLog, LogEvent } from './event-log';
 import { LogStreamItem, streamFromLog } from './event-stream';
 
 export interface EventLogUnderTest {
@@ -122,7 +122,7 @@ export function describeEventLogContract(
 
     it('flags an id newer than anything handed out as unknown', async () => {
       const log = await open();
-      expect(await log.readAfter(['a'], '1')).toEqual({
+      expect(await log.readAfter(['a'], '9'.repeat(16))).toEqual({
         events: [],
         truncated: false,
         unknown: true,
@@ -237,9 +237,152 @@ export function describeEventLogContract(
       const truncated = await firstValueFrom(streamFromLog(log, ['r'], events[0]!.id));
       expect(truncated).toMatchObject({ kind: 'replay', reset: 'history_truncated' });
       expect(truncated.kind === 'replay' && ids(truncated.events)).toEqual(ids(events.slice(2)));
-      const unknown = await firstValueFrom(streamFromLog(log, ['r'], '999999'));
+      const unknown = await firstValueFrom(streamFromLog(log, ['r'], '9'.repeat(16)));
       expect(unknown).toMatchObject({ kind: 'replay', reset: 'unknown_id', events: [] });
       expect(log.subscriberCount()).toBe(0);
+    });
+
+    it('forgets an expired topic after its delay, and nothing else', async () => {
+      const log = await open();
+      await log.append({ topic: 'soon', type: 'm', data: 1 });
+      await log.append({ topic: 'later', type: 'm', data: 2 });
+      await log.append({ topic: 'kept', type: 'm', data: 3 });
+      await log.expire(['soon'], 50);
+      await log.expire(['later'], 600_000);
+      await eventually(
+        async () => (await log.readAfter(['soon'], undefined)).events.length === 0,
+        'the expired topic to be forgotten',
+      );
+      expect((await log.readAfter(['later', 'kept'], undefined)).events.map((e) => e.data)).toEqual(
+        [2, 3],
+      );
+    });
+
+    it('keeps delivering to every other listener when one throws', async () => {
+      const log = await open();
+      const got: LogEvent[] = [];
+      const unsubscribers = [
+        log.subscribe(['x'], () => {
+          throw new RangeError('a broken subscriber');
+        }),
+        log.subscribe(['x'], (event) => got.push(event)),
+      ];
+      const first = await log.append({ topic: 'x', type: 'm', data: 1 });
+      const second = await log.append({ topic: 'x', type: 'm', data: 2 });
+      await eventually(() => got.length === 2, 'both events on the healthy listener');
+      expect(ids(got)).toEqual(ids([first, second]));
+      unsubscribers.forEach((u) => u());
+    });
+
+    it('starts its ids from the clock, so an id from before it began reads as truncated', async () => {
+      const before = epochSeed(Date.now() - 1);
+      const log = await open();
+      const a = await log.append({ topic: 'e', type: 'm', data: 0 });
+      const b = await log.append({ topic: 'e', type: 'm', data: 1 });
+      expect(BigInt(a.id) > BigInt(before)).toBe(true);
+      expect(compareIds(b.id, a.id)).toBeGreaterThan(0);
+      // An id a client got from an earlier run of the store (ids of that run are all smaller).
+      for (const old of ['3', String(before)]) {
+        const read = await log.readAfter(['e'], old);
+        expect(read).toMatchObject({ truncated: true, unknown: false });
+        expect(ids(read.events)).toEqual([a.id, b.id]);
+      }
+      const reset = await firstValueFrom(streamFromLog(log, ['e'], '3'));
+      expect(reset).toMatchObject({ kind: 'replay', reset: 'history_truncated' });
+      // Control: an id of this run resumes exactly, no reset.
+      expect(await log.readAfter(['e'], a.id)).toMatchObject({ truncated: false, unknown: false });
+    });
+
+    it('compare-and-append: appends only on the expected newest id of the topic', async () => {
+      const log = await open();
+      const first = await log.append({ topic: 'cas', type: 'm', data: 1 }, { ifLastId: null });
+      await expect(
+        log.append({ topic: 'cas', type: 'm', data: 'lost race' }, { ifLastId: null }),
+      ).rejects.toBeInstanceOf(AppendConflictError);
+      // Another topic moving on does not matter; only this topic's newest event does.
+      await log.append({ topic: 'elsewhere', type: 'm', data: 0 });
+      const second = await log.append({ topic: 'cas', type: 'm', data: 2 }, { ifLastId: first.id });
+      await expect(
+        log.append({ topic: 'cas', type: 'm', data: 'stale' }, { ifLastId: first.id }),
+      ).rejects.toBeInstanceOf(AppendConflictError);
+      const { events } = await log.readAfter(['cas'], undefined);
+      expect(events.map((e) => e.data)).toEqual([1, 2]);
+      expect(ids(events)).toEqual(ids([first, second]));
+    });
+
+    it('compare-and-append: of concurrent appends on the same newest id exactly one wins', async () => {
+      const log = await open();
+      const base = await log.append({ topic: 'race', type: 'm', data: 'base' });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          log.append({ topic: 'race', type: 'm', data: i }, { ifLastId: base.id }),
+        ),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes)
+        if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(AppendConflictError);
+      expect((await log.readAfter(['race'], undefined)).events).toHaveLength(2);
+    });
+
+    it('keepAll: a topic appended with keepAll is not capped by retention', async () => {
+      const log = await open(2);
+      for (let i = 0; i < 5; i++)
+        await log.append({ topic: 'kept', type: 'm', data: i }, { keepAll: true });
+      for (let i = 0; i < 5; i++) await log.append({ topic: 'capped', type: 'm', data: i });
+      const kept = await log.readAfter(['kept'], undefined);
+      expect(kept.events.map((e) => e.data)).toEqual([0, 1, 2, 3, 4]);
+      expect((await log.readAfter(['capped'], undefined)).events.map((e) => e.data)).toEqual([
+        3, 4,
+      ]);
+      expect((await log.readAfter(['kept'], kept.events[0]!.id)).truncated).toBe(false);
+    });
+
+    it('deleteTopic drops the events; a reader from before learns it missed them', async () => {
+      const log = await open();
+      const a = await log.append({ topic: 'gone', type: 'm', data: 'a' });
+      const b = await log.append({ topic: 'gone', type: 'm', data: 'b' });
+      const other = await log.append({ topic: 'stays', type: 'm', data: 'c' });
+      // Conditional: not while the newest event is another one than the caller saw.
+      expect(await log.deleteTopic('gone', a.id)).toBe(false);
+      expect((await log.readAfter(['gone'], undefined)).events).toHaveLength(2);
+      expect(await log.deleteTopic('gone', b.id)).toBe(true);
+      expect(await log.deleteTopic('never-existed')).toBe(true);
+      expect(await log.readAfter(['gone'], undefined)).toEqual({
+        events: [],
+        truncated: false,
+        unknown: false,
+      });
+      expect((await log.readAfter(['gone'], a.id)).truncated).toBe(true);
+      // A reader that saw everything up to the deletion missed nothing.
+      expect((await log.readAfter(['gone'], b.id)).truncated).toBe(false);
+      expect((await log.readAfter(['stays'], undefined)).events.map((e) => e.data)).toEqual(['c']);
+      // The topic starts over: empty for compare-and-append, and readable again.
+      const again = await log.append({ topic: 'gone', type: 'm', data: 'new' }, { ifLastId: null });
+      expect(ids((await log.readAfter(['gone'], b.id)).events)).toEqual([again.id]);
+      expect(compareIds(again.id, other.id)).toBeGreaterThan(0);
+    });
+
+    it('announceOnly: live subscribers get the event without its data, readAfter with it', async () => {
+      const log = await open();
+      const live: LogEvent[] = [];
+      const unsubscribe = log.subscribe(['big'], (e) => live.push(e));
+      const appended = await log.append(
+        { topic: 'big', type: 'chunk', data: { payload: 'x'.repeat(1000) } },
+        { announceOnly: true },
+      );
+      const plain = await log.append({ topic: 'big', type: 'chunk', data: 'small' });
+      await eventually(() => live.length === 2, 'both live events');
+      expect(live[0]).toMatchObject({
+        id: appended.id,
+        topic: 'big',
+        type: 'chunk',
+        data: undefined,
+      });
+      expect(live[1]).toMatchObject({ id: plain.id, data: 'small' });
+      expect(appended.data).toEqual({ payload: 'x'.repeat(1000) });
+      const { events } = await log.readAfter(['big'], undefined);
+      expect(events[0]!.data).toEqual({ payload: 'x'.repeat(1000) });
+      unsubscribe();
     });
 
     it('is healthy while usable', async () => {

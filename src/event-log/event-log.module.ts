@@ -17,7 +17,7 @@ const LIVE_WAIT_MS = 3000;
 export function createEventLog(config: AppConfig['store']): EventLog {
   switch (config.kind) {
     case 'memory':
-      return new InMemoryEventLog(config.retention);
+      return new InMemoryEventLog(config.retention, config.maxBytes);
     case 'redis':
       return new RedisStreamsEventLog({
         url: config.redisUrl,

@@ -1,4 +1,7 @@
+import { Logger } from '@nestjs/common';
 import type { LiveListener, LogEvent, Unsubscribe } from './event-log';
+
+const logger = new Logger('LiveFanout');
 
 /**
  * The in-process half of live delivery, shared by every adapter: listeners by topic, and one pass
@@ -8,6 +11,13 @@ import type { LiveListener, LogEvent, Unsubscribe } from './event-log';
 export class LiveFanout {
   private readonly listeners = new Map<string, Set<LiveListener>>();
   private subscriptions = 0;
+
+  constructor(
+    private readonly onError: (error: unknown, event: LogEvent) => void = (error, event) =>
+      logger.error(
+        `a live listener of ${event.topic} failed on event ${event.id}: ${String(error)}`,
+      ),
+  ) {}
 
   get count(): number {
     return this.subscriptions;
@@ -34,10 +44,26 @@ export class LiveFanout {
     };
   }
 
-  /** Hands `event` to its topic's listeners (a Set: one that leaves meanwhile is skipped). */
+  /** Whether anyone listens to `topic` (the memory store keeps an emptied topic only then). */
+  has(topic: string): boolean {
+    return this.listeners.has(topic);
+  }
+
+  /**
+   * Hands `event` to its topic's listeners (a Set: one that leaves meanwhile is skipped). A listener
+   * that throws is reported to `onError` and the others still get the event: one broken subscriber
+   * never reaches the publisher, the Redis reader or the process.
+   */
   dispatch(event: LogEvent): void {
     const listeners = this.listeners.get(event.topic);
-    if (listeners) for (const listener of listeners) listener(event);
+    if (!listeners) return;
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onError(error, event);
+      }
+    }
   }
 
   clear(): void {

@@ -1,10 +1,12 @@
-import type {
-  AppendInput,
-  EventLog,
-  LiveListener,
-  LogEvent,
-  ReadResult,
-  Unsubscribe,
+import {
+  AppendConflictError,
+  type AppendInput,
+  type AppendOptions,
+  type EventLog,
+  type LiveListener,
+  type LogEvent,
+  type ReadResult,
+  type Unsubscribe,
 } from './event-log';
 
 /**
@@ -19,15 +21,20 @@ export class MeteredEventLog implements EventLog {
 
   constructor(private readonly inner: EventLog) {}
 
-  async append<T>(input: AppendInput<T>): Promise<LogEvent<T>> {
+  async append<T>(input: AppendInput<T>, options?: AppendOptions): Promise<LogEvent<T>> {
     try {
-      const event = await this.inner.append(input);
+      const event = await this.inner.append(input, options);
       this.appended++;
       return event;
     } catch (error) {
-      this.appendFailures++;
+      // A lost compare-and-append race is the caller's retry, not a store failure.
+      if (!(error instanceof AppendConflictError)) this.appendFailures++;
       throw error;
     }
+  }
+
+  deleteTopic(topic: string, ifLastId?: string): Promise<boolean> {
+    return this.inner.deleteTopic(topic, ifLastId);
   }
 
   readAfter(topics: readonly string[], afterId: string | undefined): Promise<ReadResult> {
@@ -36,6 +43,10 @@ export class MeteredEventLog implements EventLog {
 
   subscribe(topics: readonly string[], listener: LiveListener): Unsubscribe {
     return this.inner.subscribe(topics, listener);
+  }
+
+  expire(topics: readonly string[], afterMs: number): Promise<void> {
+    return this.inner.expire(topics, afterMs);
   }
 
   lastId(): Promise<string | undefined> {

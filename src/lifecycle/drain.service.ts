@@ -47,6 +47,7 @@ export class DrainService implements OnModuleDestroy, BeforeApplicationShutdown 
   beginDrain(): void {
     if (this.drainingSince !== undefined) return;
     this.drainingSince = Date.now();
+    this.registry.refuseNewStreams();
     this.logger.log(`draining: ${this.registry.size} open stream(s), readiness is now false`);
   }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { redactUrl, requestErrorObject, requestLogLevel } from './http-log';
+import { proxyTrust } from '../common/client-address';
+import { redactUrl, requestErrorObject, requestLogLevel, requestSerializer } from './http-log';
 
 const req = (url: string) => ({ url, originalUrl: url }) as unknown as IncomingMessage;
 const res = (statusCode: number) => ({ statusCode }) as unknown as ServerResponse;
@@ -45,5 +46,39 @@ describe(redactUrl.name, () => {
     );
     expect(redactUrl('/x?token=abc')).toBe('/x?token=[redacted]');
     expect(redactUrl('/events?lastEventId=3')).toBe('/events?lastEventId=3');
+  });
+});
+
+describe(requestSerializer.name, () => {
+  const incoming = (peer: string, forwarded?: string) => {
+    const raw = {
+      url: '/events',
+      headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded },
+      socket: { remoteAddress: peer },
+    } as unknown as IncomingMessage;
+    return {
+      id: 1,
+      method: 'GET',
+      url: '/events',
+      headers: raw.headers,
+      remoteAddress: peer,
+      raw,
+    };
+  };
+
+  it('logs the socket peer when TRUST_PROXY is empty, whatever X-Forwarded-For says', () => {
+    const serialize = requestSerializer(proxyTrust([]));
+    expect(serialize(incoming('127.0.0.1', '203.0.113.9')).remoteAddress).toBe('127.0.0.1');
+  });
+
+  it('logs the forwarded client behind a trusted proxy, and never a hop the client wrote', () => {
+    const serialize = requestSerializer(proxyTrust(['127.0.0.1']));
+    expect(serialize(incoming('127.0.0.1', '203.0.113.9')).remoteAddress).toBe('203.0.113.9');
+    // The client sent "198.51.100.1"; a trusted proxy appended the address it saw.
+    expect(serialize(incoming('127.0.0.1', '198.51.100.1, 203.0.113.9')).remoteAddress).toBe(
+      '203.0.113.9',
+    );
+    // An untrusted peer's header counts for nothing.
+    expect(serialize(incoming('10.0.0.5', '203.0.113.9')).remoteAddress).toBe('10.0.0.5');
   });
 });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LevelWithSilent } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
+import { clientAddress, ProxyTrust } from '../common/client-address';
 
 /** Probe and scrape routes: logged at debug, so a probe every few seconds does not flood the logs. */
 const QUIET_PATHS = /^\/(health(\/|$)|metrics$)/;
@@ -81,10 +82,15 @@ interface SerializedRequest {
   url: string;
   headers: Record<string, string | string[] | undefined>;
   remoteAddress: string;
-  raw: IncomingMessage & { ip?: string; originalUrl?: string };
+  raw: IncomingMessage & { originalUrl?: string };
 }
 
-export function serializeRequest(req: SerializedRequest): LoggedRequest {
+/** The request serializer for one TRUST_PROXY setting: the logged address is clientAddress's. */
+export function requestSerializer(trust: ProxyTrust): (req: SerializedRequest) => LoggedRequest {
+  return (req) => serializeRequest(req, trust);
+}
+
+export function serializeRequest(req: SerializedRequest, trust: ProxyTrust): LoggedRequest {
   const header = (name: string) => {
     const value = req.headers[name];
     return Array.isArray(value) ? value[0] : value;
@@ -93,7 +99,7 @@ export function serializeRequest(req: SerializedRequest): LoggedRequest {
     id: req.id,
     method: req.method,
     url: redactUrl(req.raw.originalUrl ?? req.url),
-    remoteAddress: req.raw.ip ?? req.remoteAddress,
+    remoteAddress: req.raw.socket ? clientAddress(req.raw, trust) : req.remoteAddress,
     userAgent: header('user-agent'),
     lastEventId: header('last-event-id'),
   };
@@ -101,4 +107,34 @@ export function serializeRequest(req: SerializedRequest): LoggedRequest {
 
 export function serializeResponse(res: { statusCode: number }): { statusCode: number } {
   return { statusCode: res.statusCode };
+}
+
+/** The logger of request lines: pino-http's own (its `req`/`res` serializers are the ones above). */
+export type RequestLogger = Pick<Logger, 'isLevelEnabled' | LevelWithSilent>;
+
+/**
+ * The line pino-http writes when a request ends, for a request it did not see (the stream routes
+ * SseRouteListener serves): same level, message and fields, written through pino-http's logger so
+ * the same serializers shape `req` and `res`. One line per request, no child logger per connection.
+ */
+export function logRequestEnd(
+  logger: RequestLogger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  startedAt: number,
+): void {
+  const level = requestLogLevel(req, res);
+  if (level === 'silent' || !logger.isLevelEnabled(level)) return;
+  const responseTime = Date.now() - startedAt;
+  if (res.statusCode >= 500) {
+    const error = new Error(`failed with status code ${res.statusCode}`);
+    logger[level](
+      requestErrorObject(req, res, error, { req, res, err: error, responseTime }),
+      requestErrorMessage(req, res, error),
+    );
+    return;
+  }
+  const message =
+    !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted';
+  logger[level]({ req, res, responseTime }, message);
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { stdTimeFunctions } from 'pino';
 import type { Options } from 'pino-http';
+import { proxyTrust } from '../common/client-address';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -9,10 +10,10 @@ import {
   requestErrorMessage,
   requestErrorObject,
   requestLogLevel,
-  serializeRequest,
+  requestSerializer,
   serializeResponse,
 } from './http-log';
-import { requestIdOf } from './request-id';
+import { requestIdOf } from '../common/request-id';
 
 /**
  * How pino-pretty prints for a human: one line per record, `[context] message`, the request's
@@ -57,7 +58,10 @@ export function httpLoggerOptions(
     genReqId: requestIdOf,
     customLogLevel: requestLogLevel,
     customErrorObject: requestErrorObject,
-    serializers: { req: serializeRequest, res: serializeResponse },
+    serializers: {
+      req: requestSerializer(proxyTrust(config.http.trustProxy)),
+      res: serializeResponse,
+    },
   };
 }
 

@@ -55,4 +55,31 @@ describe(ConnectionRegistry.name, () => {
     expect(registry.countForIp('10.0.0.1')).toBe(1);
     registry.onModuleDestroy();
   });
+
+  it('reserves slots at admission against both limits, hands them to the stream, and gives them back', () => {
+    const registry = registryWith(1000);
+    const limits = { maxConnections: 3, maxConnectionsPerIp: 2 };
+    const first = registry.reserve('10.0.0.1', limits);
+    const second = registry.reserve('10.0.0.1', limits);
+    expect(registry.reserve('10.0.0.1', limits)).toBe('ip');
+    const other = registry.reserve('10.0.0.2', limits);
+    expect(registry.reserve('10.0.0.3', limits)).toBe('instance');
+    if (typeof first === 'string' || typeof second === 'string' || typeof other === 'string')
+      throw new Error('expected reservations');
+    // A stream takes over its slot: counted once.
+    const connection = registry.open(response().res, 'a', '10.0.0.1', first);
+    expect(registry.countForIp('10.0.0.1')).toBe(2);
+    first.release(); // a no-op once claimed
+    expect(registry.countForIp('10.0.0.1')).toBe(2);
+    // Refused or failed: released, twice is once.
+    second.release();
+    second.release();
+    other.release();
+    expect(registry.countForIp('10.0.0.1')).toBe(1);
+    expect(registry.countForIp('10.0.0.2')).toBe(0);
+    connection.released();
+    expect(registry.countForIp('10.0.0.1')).toBe(0);
+    expect(typeof registry.reserve('10.0.0.1', limits)).toBe('object');
+    registry.onModuleDestroy();
+  });
 });

@@ -17,6 +17,23 @@ export interface ConnectionStats {
   replayed: number;
 }
 
+export interface AdmissionLimits {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+}
+
+/** Which limit refused a stream: the instance's (MAX_CONNECTIONS) or the address's. */
+export type AdmissionRefusal = 'instance' | 'ip';
+
+/** A slot held by an admitted stream request (see ConnectionRegistry.reserve). */
+export interface Reservation {
+  readonly ip: string;
+  /** Gives the slot back (idempotent; a no-op once claimed). */
+  release(): void;
+  /** Hands the slot to the opening stream; false when it was already released. */
+  claim(): boolean;
+}
+
 /**
  * Every open event stream of this instance, with one shared timer for all of them: it keeps a coarse
  * clock for the connections and writes `: ping` to each stream quiet for SSE_HEARTBEAT_MS.
@@ -26,8 +43,12 @@ export class ConnectionRegistry implements OnModuleDestroy {
   private readonly connections = new Set<SseConnection>();
   private readonly byKind = new Map<string, number>();
   private readonly byIp = new Map<string, number>();
+  /** Slots taken at admission by requests whose stream is not open yet (see reserve). */
+  private reserved = 0;
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
+  /** Set when the instance starts draining (DrainService): admission refuses new streams. */
+  draining = false;
   /** Coarse "now" in ms, refreshed by the shared tick; cheap to read on every write. */
   now = Date.now();
   readonly stats: ConnectionStats = {
@@ -39,6 +60,11 @@ export class ConnectionRegistry implements OnModuleDestroy {
   };
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** From now on new streams are refused (503), open ones keep going until the drain ends them. */
+  refuseNewStreams(): void {
+    this.draining = true;
+  }
 
   get size(): number {
     return this.connections.size;
@@ -53,11 +79,42 @@ export class ConnectionRegistry implements OnModuleDestroy {
     return [...this.connections];
   }
 
+  /** Open streams plus admitted requests still on their way to opening one, from this address. */
   countForIp(ip: string): number {
     return this.byIp.get(ip) ?? 0;
   }
 
-  open(res: ServerResponse, kind: string, ip: string): SseConnection {
+  /**
+   * Takes a slot for a stream request at admission, before its handler runs (asynchronous auth, a
+   * store read): the check and the count happen in one synchronous step, so no number of concurrent
+   * requests can get past a limit. The slot counts against both limits until it is released
+   * (refused, failed, answered without a stream) or becomes the stream's connection (open).
+   */
+  reserve(ip: string, limits: AdmissionLimits): Reservation | AdmissionRefusal {
+    if (this.connections.size + this.reserved >= limits.maxConnections) return 'instance';
+    if (this.countForIp(ip) >= limits.maxConnectionsPerIp) return 'ip';
+    this.reserved++;
+    this.byIp.set(ip, this.countForIp(ip) + 1);
+    let held = true;
+    return {
+      ip,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.reserved--;
+        decrement(this.byIp, ip);
+      },
+      claim: () => {
+        if (!held) return false;
+        held = false;
+        this.reserved--;
+        return true;
+      },
+    };
+  }
+
+  /** Opens a stream; with a reservation, the stream takes over its slot (counted once). */
+  open(res: ServerResponse, kind: string, ip: string, reservation?: Reservation): SseConnection {
     const connection = new SseConnection(
       this.nextId++,
       kind,
@@ -68,9 +125,9 @@ export class ConnectionRegistry implements OnModuleDestroy {
     );
     this.connections.add(connection);
     this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
-    this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1);
+    if (!reservation?.claim()) this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1);
     this.stats.opened++;
-    connection.onClose((reason) => this.remove(connection, reason));
+    connection.setClosedListener(this);
     this.ensureTicking();
     return connection;
   }
@@ -103,7 +160,8 @@ export class ConnectionRegistry implements OnModuleDestroy {
     this.stopTicking();
   }
 
-  private remove(connection: SseConnection, reason: CloseReason): void {
+  /** A connection of this registry closed (SseConnection calls this once). */
+  connectionClosed(connection: SseConnection, reason: CloseReason): void {
     if (!this.connections.delete(connection)) return;
     this.stats.closedBy[reason]++;
     decrement(this.byKind, connection.kind);

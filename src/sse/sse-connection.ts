@@ -20,7 +20,11 @@ export class SseConnection {
   /** An end requested while a batch was being written: carried out once the batch is out. */
   private pendingEnd: { reason: CloseReason; lastFrame: string | undefined } | undefined;
   private readonly checkEveryWrite: boolean;
-  private readonly onCloseCallbacks: Array<(reason: CloseReason) => void> = [];
+  /** Told once when the connection closes (the registry). */
+  private closedListener:
+    { connectionClosed(connection: SseConnection, reason: CloseReason): void } | undefined;
+  /** More close callbacks (the writer, a drain waiting for this stream). */
+  private onCloseCallbacks: Array<(reason: CloseReason) => void> | undefined;
 
   constructor(
     readonly id: number,
@@ -86,7 +90,14 @@ export class SseConnection {
 
   onClose(callback: (reason: CloseReason) => void): void {
     if (this.closed) callback(this.closeReason ?? 'client');
-    else this.onCloseCallbacks.push(callback);
+    else (this.onCloseCallbacks ??= []).push(callback);
+  }
+
+  /** The owner told first when the connection closes (one object, no closure per connection). */
+  setClosedListener(listener: {
+    connectionClosed(connection: SseConnection, reason: CloseReason): void;
+  }): void {
+    this.closedListener = listener;
   }
 
   /** Ends the response (a finished or drained stream). */
@@ -118,8 +129,12 @@ export class SseConnection {
     this.closed = true;
     this.closeReason = reason;
     this.queue = undefined;
-    const callbacks = this.onCloseCallbacks.splice(0);
-    for (const callback of callbacks) callback(reason);
+    const listener = this.closedListener;
+    this.closedListener = undefined;
+    listener?.connectionClosed(this, reason);
+    const callbacks = this.onCloseCallbacks;
+    this.onCloseCallbacks = undefined;
+    if (callbacks) for (const callback of callbacks) callback(reason);
   }
 
   private checkBuffer(): void {

@@ -1,13 +1,10 @@
 import { applyDecorators, Get, Post, Res, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { ApiHeader, ApiProduces, ApiQuery, ApiResponse } from '@nestjs/swagger';
-import { isObservable, Observable } from 'rxjs';
+import { isObservable } from 'rxjs';
 import type { z } from 'zod';
 import { ApiErrors } from '../common/api-docs';
-import type { SseEmission } from './sse-message';
+import { handOverOf, SSE_HEADERS, SSE_KIND } from './stream-hand-over';
 import { SseInterceptor } from './sse.interceptor';
-
-export const SSE_KIND = 'rivulet:sse-kind';
-export const SSE_HEADERS = 'rivulet:sse-headers';
 
 export interface SseEndpointOptions {
   /**
@@ -96,21 +93,6 @@ function documented(options: SseEndpointOptions): MethodDecorator {
   );
 }
 
-const STREAM = Symbol('rivulet.stream');
-
-/** A handler's stream, handed to SseInterceptor as one value (see handsOverStream). */
-export interface StreamHandOver {
-  readonly [STREAM]: Observable<SseEmission>;
-}
-
-export function isStreamHandOver(value: unknown): value is StreamHandOver {
-  return typeof value === 'object' && value !== null && STREAM in value;
-}
-
-export function streamOf(handOver: StreamHandOver): Observable<SseEmission> {
-  return handOver[STREAM];
-}
-
 /**
  * Wraps a handler so that the Observable it returns reaches SseInterceptor as a single value: Nest's
  * interceptor pipeline (defer, mergeAll, its own taps) then runs once per request, not once per
@@ -121,7 +103,7 @@ function handsOverStream(
   handler: (...args: unknown[]) => unknown,
 ): (...args: unknown[]) => unknown {
   const handOver = (result: unknown): unknown =>
-    isObservable(result) ? { [STREAM]: result as Observable<SseEmission> } : result;
+    isObservable(result) ? handOverOf(result) : result;
   const wrapper = function (this: unknown, ...args: unknown[]): unknown {
     const result = handler.apply(this, args);
     return result instanceof Promise ? result.then(handOver) : handOver(result);

@@ -1,3 +1,5 @@
+import { Observable } from 'rxjs';
+
 /**
  * What a stream emits. `data` is a string (sent as is, one `data:` line per line) or any JSON value.
  * Only events of the log carry an `id`; control messages carry none, so they never move a client's
@@ -46,4 +48,44 @@ export function batchMessages(batch: SseBatch): readonly SseMessage[] {
 
 export function isSseOpen(value: SseEmission): value is SseOpen {
   return OPEN in value;
+}
+
+/**
+ * What a stream writes to: SseResponseWriter implements it. `live` takes one message of a fan-out
+ * (the same object for every subscriber of an event, so its frame is built once).
+ */
+export interface SseSink {
+  next(value: SseEmission): void;
+  live(message: SseMessage): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+const CONNECT = Symbol('sse.connect');
+
+/**
+ * An Observable that can also feed a writer directly, with no RxJS subscriber between the event
+ * source and the connection (the per-delivery path of a fan-out). Subscribing to it still works.
+ */
+export type DirectSseSource = Observable<SseEmission> & {
+  readonly [CONNECT]: (sink: SseSink) => () => void;
+};
+
+export function directSseSource(connect: (sink: SseSink) => () => void): DirectSseSource {
+  const observable = new Observable<SseEmission>((subscriber) =>
+    connect({
+      next: (value) => subscriber.next(value),
+      live: (message) => subscriber.next(message),
+      error: (error) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    }),
+  );
+  return Object.assign(observable, { [CONNECT]: connect });
+}
+
+/** Connects `sink` to `source` (directly when it is a DirectSseSource); returns the release. */
+export function connectSink(source: Observable<SseEmission>, sink: SseSink): () => void {
+  if (CONNECT in source) return (source as DirectSseSource)[CONNECT](sink);
+  const subscription = source.subscribe(sink);
+  return () => subscription.unsubscribe();
 }

@@ -1,4 +1,12 @@
-import { commentFrame, frameOf, openingFrame, serializeMessage } from './sse-serializer';
+import {
+  commentFrame,
+  errorFrame,
+  FrameError,
+  frameOf,
+  openingFrame,
+  protocolFrame,
+  serializeMessage,
+} from './sse-serializer';
 
 describe('serializeMessage', () => {
   it('writes id, event and JSON data in one frame ending with a blank line', () => {
@@ -53,5 +61,54 @@ describe('frameOf', () => {
     const first = frameOf(message);
     message.data.n = 2; // a cached frame does not change
     expect(frameOf(message)).toBe(first);
+  });
+});
+
+describe('frameOf with a value JSON cannot write', () => {
+  const deep = () => JSON.parse('['.repeat(20_000) + ']'.repeat(20_000)) as unknown;
+
+  it('negative control: serializing it unprotected throws RangeError', () => {
+    expect(() => serializeMessage({ id: '5', data: deep() })).toThrow(RangeError);
+  });
+
+  it('throws a FrameError naming the event, once per message however many connections ask', () => {
+    const message = { id: '5', data: deep() };
+    let first: unknown;
+    try {
+      frameOf(message);
+    } catch (error) {
+      first = error;
+    }
+    expect(first).toBeInstanceOf(FrameError);
+    expect((first as FrameError).eventId).toBe('5');
+    expect(() => frameOf(message)).toThrow(first as Error);
+  });
+
+  it('builds the error frame that takes the event id, so a resume goes past it', () => {
+    expect(errorFrame('Event 5 could not be sent', '5')).toBe(
+      'id: 5\ndata: {"type":"error","message":"Event 5 could not be sent"}\n\n',
+    );
+  });
+});
+
+describe('protocolFrame', () => {
+  it('writes event: and each line as data:<line>, a line break per line, a blank line at the end', () => {
+    expect(protocolFrame('data', 'line1\nline2\r\nline3\rend')).toBe(
+      'event: data\ndata:line1\ndata:line2\ndata:line3\ndata:end\n\n',
+    );
+    expect(protocolFrame('control', '{"a":1}')).toBe('event: control\ndata:{"a":1}\n\n');
+  });
+
+  it('keeps a leading space: a line that starts with one gets the optional space the parser strips', () => {
+    expect(protocolFrame('data', ' more')).toBe('event: data\ndata:  more\n\n');
+  });
+
+  it('never lets a payload start a new frame or reach the event: line', () => {
+    const frame = protocolFrame('da\r\nta', 'safe\r\n\r\nevent: control\r\ndata: {"x":1}');
+    expect(frame.startsWith('event: data\n')).toBe(true);
+    // Every line after the event line is a data: line (a blank payload line is `data:`, not a boundary).
+    const lines = frame.slice(0, -2).split('\n').slice(1);
+    expect(lines.every((line) => line.startsWith('data:'))).toBe(true);
+    expect(frame.indexOf('\n\n')).toBe(frame.length - 2);
   });
 });

@@ -40,6 +40,11 @@ export class AppProcess {
     return new AppProcess(entry, await freePort(), env);
   }
 
+  /** The process id while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get running(): boolean {
     return this.child !== undefined;
   }

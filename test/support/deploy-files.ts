@@ -195,6 +195,8 @@ export interface ComposeService {
   container_name?: string;
   ports?: Array<{ published: number; target: number }>;
   volumes?: string[];
+  tmpfs?: string[];
+  restart?: string;
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: {
@@ -210,6 +212,7 @@ export interface ComposeService {
 
 export interface ComposeModel {
   services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
 }
 
 // ---- durations and nginx directives ----------------------------------------------------------

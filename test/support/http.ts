@@ -84,18 +84,40 @@ export interface TokenClaims {
   sub?: string;
   subscribe?: string[];
   publish?: string[];
+  /** `rivulet.admin: true`. */
+  admin?: boolean;
+  /** Display-name claim. */
+  name?: string;
+  /** `iat` in seconds since the epoch (default: now). */
+  issuedAt?: number;
+  /** `nbf` in seconds since the epoch. */
+  notBefore?: number;
+  /** Durable stream path patterns (claim rivulet.streams). */
+  streams?: { read?: string[]; write?: string[] };
 }
 
 /** An HS256 access token as Rivulet expects it (expiresIn: a jose time span, negative = already expired). */
 export function mintToken(secret: string, claims: TokenClaims, expiresIn = '5m'): Promise<string> {
   const payload: Record<string, unknown> = {};
-  if (claims.subscribe || claims.publish) {
-    payload.rivulet = { subscribe: claims.subscribe ?? [], publish: claims.publish ?? [] };
+  if (claims.subscribe || claims.publish || claims.admin !== undefined || claims.streams) {
+    payload.rivulet = {
+      subscribe: claims.subscribe ?? [],
+      publish: claims.publish ?? [],
+      ...(claims.admin !== undefined ? { admin: claims.admin } : {}),
+    };
+    if (claims.streams) {
+      (payload.rivulet as Record<string, unknown>).streams = {
+        read: claims.streams.read ?? [],
+        write: claims.streams.write ?? [],
+      };
+    }
   }
+  if (claims.name !== undefined) payload.name = claims.name;
   const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
+    .setIssuedAt(claims.issuedAt)
     .setExpirationTime(expiresIn);
+  if (claims.notBefore !== undefined) jwt.setNotBefore(claims.notBefore);
   if (claims.sub) jwt.setSubject(claims.sub);
   return jwt.sign(new TextEncoder().encode(secret));
 }

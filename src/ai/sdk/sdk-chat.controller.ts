@@ -2,6 +2,7 @@ import { Controller, Delete, HttpCode, HttpStatus, Param, Req, Res } from '@nest
 import type { Request, Response } from 'express';
 import { defer, EMPTY, from, Observable, switchMap } from 'rxjs';
 import { SseEndpoint } from '../../sse/sse-endpoint.decorator';
+import { generationQuotaKey } from '../ai-access.service';
 import type { SseEmission } from '../../sse/sse-message';
 import {
   parseChatIdParam,
@@ -36,7 +37,8 @@ export class SdkChatController {
   async chat(@Req() req: Request): Promise<Observable<SseEmission>> {
     const owner = await this.chats.authorizeStart(req);
     const { chatId, messages } = parseSdkChatRequest(req);
-    return defer(() => from(this.chats.startTurn(chatId, owner, messages))).pipe(
+    const quotaKey = generationQuotaKey(req, owner);
+    return defer(() => from(this.chats.startTurn(chatId, owner, messages, quotaKey))).pipe(
       switchMap((generationId) => this.chats.uiStream(generationId)),
     );
   }

@@ -85,6 +85,7 @@ export class SdkChatService {
     chatId: string,
     owner: string | undefined,
     messages: readonly ChatMessage[],
+    quotaKey?: string,
   ): Promise<string> {
     const latest = await this.latestTurn(chatId);
     if (latest) {
@@ -99,7 +100,7 @@ export class SdkChatService {
         );
       }
     }
-    const generationId = await this.generations.start(messages, { owner });
+    const generationId = await this.generations.start(messages, { owner, quotaKey });
     const turn: ChatTurn = owner === undefined ? { generationId } : { generationId, owner };
     try {
       await this.log.append<ChatTurn>({ topic: sdkChatTopic(chatId), type: 'turn', data: turn });

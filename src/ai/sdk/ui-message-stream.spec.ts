@@ -22,7 +22,8 @@ describe('toUiMessages', () => {
   });
 
   const events: AiEvent[] = [
-    { type: 'start', generationId: 'g-1', owner: 'ann' },
+    // As an older version wrote it (the owner in the start event): it must not reach the wire.
+    { type: 'start', generationId: 'g-1', owner: 'ann' } as unknown as AiEvent,
     { type: 'chunk', content: 'Hel' },
     { type: 'chunk', content: 'lo' },
     { type: 'done' },

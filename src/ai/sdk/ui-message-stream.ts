@@ -92,6 +92,7 @@ function errorTextOf(reason: AiErrorReason, message: string): string {
     case 'upstream':
     case 'timeout':
     case 'malformed':
+    case 'store':
       return message;
   }
 }

@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import { USER_ID } from '../../common/topic-names';
+import { isUserId, USER_ID_RULE } from '../../common/topic-names';
 
-const userId = z
-  .string({ error: 'must be a string' })
-  .regex(USER_ID, 'must be 1 to 64 letters, digits or . _ -');
+const userId = z.string({ error: 'must be a string' }).refine(isUserId, `must be ${USER_ID_RULE}`);
 
 /**
  * POST /api/notifications body: a title, a body, optional `data`, and exactly one target: `userId`,

@@ -1,12 +1,12 @@
 import { BadRequestException } from '@nestjs/common';
-import { TOPIC_NAME } from '../../common/topic-names';
+import { TOPIC_NAME, USER_TOPIC } from '../../common/topic-names';
 
 /** One stream multiplexes at most this many topics. */
 export const MAX_TOPICS_PER_CONNECTION = 32;
 
 /** A topic name from a route parameter or a list; 400 with the reason otherwise. */
 export function parseTopic(raw: unknown): string {
-  if (typeof raw !== 'string' || !TOPIC_NAME.test(raw)) {
+  if (typeof raw !== 'string' || !(TOPIC_NAME.test(raw) || USER_TOPIC.test(raw))) {
     throw new BadRequestException(
       `Invalid topic ${JSON.stringify(raw)}: use 1 to 128 letters, digits or . _ : -`,
     );

@@ -1,0 +1,19 @@
+import { runConformanceTests } from '@durable-streams/server-conformance-tests';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { startRivulet, type RivuletUnderTest } from './rivulet';
+
+describe('Durable Streams conformance: Rivulet, nginx', () => {
+  const config = { baseUrl: '' };
+  let rivulet: RivuletUnderTest | undefined;
+
+  beforeAll(async () => {
+    rivulet = await startRivulet('nginx');
+    config.baseUrl = rivulet.url;
+  });
+
+  afterAll(async () => {
+    await rivulet?.stop();
+  });
+
+  runConformanceTests(config);
+});
