@@ -1,4 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { createParser } from 'eventsource-parser';
@@ -8,6 +11,7 @@ import { startApp, type RunningApp } from './support/app';
 import { FakeOpenAi } from './support/fake-openai';
 import { post, request } from './support/http';
 import { StreamReader, type StreamRequest } from './support/sse-client';
+import { SseRouteListener } from '../src/sse/sse-route-listener';
 
 /**
  * The API document (/docs/openapi.json): a valid OpenAPI 3 document, every route the app serves is
@@ -15,8 +19,8 @@ import { StreamReader, type StreamRequest } from './support/sse-client';
  * of that route sends (recorded over loopback HTTP, validated with ajv).
  */
 
-type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
+const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
 const METHODS_OF_HTTP = http.METHODS.map((method) => method.toLowerCase());
 
 interface ExpressLayer {
@@ -24,23 +28,52 @@ interface ExpressLayer {
 }
 
 /**
- * Every route of the running app as `METHOD /path/{param}`: the Express router's routes (Nest's
- * controllers and what SwaggerModule registers). Static files (public/) are a middleware, not
- * routes, and are not part of the API; so is a Nest middleware bound to every route (the request
- * logger): Nest 12 registers it on the router as a route for each and every HTTP method. The
- * reference UI's own files below /docs/ (its HTML, init script, licence) are the UI at /docs.
+ * Every route of the running app as `METHOD /path/{param}`, from two sources:
+ * - Nest's own route table: each controller method with a route (PATH_METADATA and METHOD_METADATA,
+ *   read through DiscoveryService as Nest's router reads them). An `@All` route is a path's
+ *   fallback for the methods no other route serves (Durable Streams answers them 405): it is
+ *   returned apart, and its path must be documented through its other methods.
+ * - the Express router, for what is registered outside any controller (SwaggerModule's routes).
+ *   Static files (public/) are a middleware, not routes, and are not part of the API; so is a Nest
+ *   middleware bound to every route (the request logger): Nest 12 registers it on the router as a
+ *   route for each and every HTTP method. The reference UI's own files below /docs/ (its HTML,
+ *   init script, licence) are the UI at /docs.
  */
-function servedRoutes(running: RunningApp): string[] {
+function servedRoutes(running: RunningApp): { routes: string[]; fallbacks: string[] } {
+  const routes = new Set<string>();
+  const fallbacks = new Set<string>();
+  const controllerPaths = new Set<string>();
+  const discovery = running.app.get(DiscoveryService, { strict: false });
+  const scanner = running.app.get(MetadataScanner, { strict: false });
+  for (const wrapper of discovery.getControllers()) {
+    if (!wrapper.metatype || !wrapper.instance) continue;
+    const prefixes = asList(Reflect.getMetadata(PATH_METADATA, wrapper.metatype));
+    const prototype = Object.getPrototypeOf(wrapper.instance) as object;
+    for (const name of scanner.getAllMethodNames(prototype)) {
+      const handler = (prototype as Record<string, unknown>)[name] as object;
+      const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
+      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+      if (paths === undefined || method === undefined) continue;
+      for (const prefix of prefixes) {
+        for (const path of asList(paths)) {
+          const route = openApiPath(joinPath(prefix, path));
+          controllerPaths.add(route);
+          if (method === RequestMethod.ALL) fallbacks.add(route);
+          else routes.add(`${RequestMethod[method]} ${route}`);
+        }
+      }
+    }
+  }
   const express = running.app.getHttpAdapter().getInstance() as {
     router: { stack: ExpressLayer[] };
   };
-  const routes = new Set<string>();
   for (const layer of express.router.stack) {
     if (!layer.route) continue;
     const everyMethod = METHODS_OF_HTTP.every((method) => layer.route!.methods[method]);
     if (everyMethod) continue;
     const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
     for (const path of paths) {
+      if (controllerPaths.has(openApiPath(path))) continue;
       for (const [method, on] of Object.entries(layer.route.methods)) {
         if (!on || method === '_all') continue;
         if (path.startsWith('/docs/') && path !== '/docs/openapi.json') continue;
@@ -48,11 +81,24 @@ function servedRoutes(running: RunningApp): string[] {
       }
     }
   }
-  return [...routes].sort();
+  return { routes: [...routes].sort(), fallbacks: [...fallbacks].sort() };
 }
 
-function openApiPath(expressPath: string): string {
-  return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+function asList(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [''];
+  return Array.isArray(value) ? value : [value];
+}
+
+function joinPath(...parts: string[]): string {
+  return `/${parts
+    .flatMap((part) => part.split('/'))
+    .filter((segment) => segment !== '')
+    .join('/')}`;
+}
+
+/** A route path (path-to-regexp 8: `:param`, `*wildcard`) as an OpenAPI path template. */
+function openApiPath(routePath: string): string {
+  return routePath.replace(/[:*]([A-Za-z0-9_]+)/g, '{$1}');
 }
 
 function documentedRoutes(doc: OpenAPIV3.Document): string[] {
@@ -172,29 +218,53 @@ describe('the API document: /docs/openapi.json and /docs', () => {
   });
 
   it('documents every route the app serves, and only those', () => {
-    const served = servedRoutes(running);
-    // The enumeration is real: it sees the stream, publish, health and docs routes.
+    const { routes: served, fallbacks } = servedRoutes(running);
+    // The enumeration is real: it sees the stream, publish, Durable Streams, health and docs routes.
     expect(served).toEqual(
       expect.arrayContaining([
         'GET /events',
         'POST /api/events/{topic}',
+        'POST /api/ai/sdk/chat',
         'GET /api/ai/sdk/chat/{chatId}/stream',
+        'DELETE /api/ai/sdk/chat/{chatId}/stream',
+        'PUT /v1/stream/{path}',
+        'POST /v1/stream/{path}',
+        'GET /v1/stream/{path}',
+        'HEAD /v1/stream/{path}',
+        'DELETE /v1/stream/{path}',
         'GET /health/ready',
         'GET /docs/openapi.json',
       ]),
     );
-    expect(served.length).toBeGreaterThanOrEqual(20);
+    expect(served.length).toBeGreaterThanOrEqual(25);
     expect(missingFrom(doc, served)).toEqual([]);
     expect(documentedRoutes(doc)).toEqual(served);
+    // The @All fallback (405 for any other method) is at a documented path.
+    expect(fallbacks).toEqual(['/v1/stream/{path}']);
+    for (const path of fallbacks) expect(Object.keys(doc.paths)).toContain(path);
+    // The stream routes the node:http listener serves below Express are all in the document.
+    const below = running.app.get(SseRouteListener, { strict: false }).paths.map(openApiPath);
+    expect(below.length).toBeGreaterThanOrEqual(10);
+    expect(
+      missingFrom(
+        doc,
+        below.map((path) => `GET ${path}`),
+      ),
+    ).toEqual([]);
     // Control: a route left out of the document is reported.
     const partial = structuredClone(doc);
     delete partial.paths['/api/chat/{roomId}/message'];
-    expect(missingFrom(partial, served)).toEqual(['POST /api/chat/{roomId}/message']);
+    delete partial.paths['/v1/stream/{path}']!.head;
+    expect(missingFrom(partial, served)).toEqual([
+      'HEAD /v1/stream/{path}',
+      'POST /api/chat/{roomId}/message',
+    ]);
   });
 
-  it('describes each stream: text/event-stream with a oneOf of its events, Last-Event-ID, lastEventId, access_token, errors', () => {
+  it('describes each stream: text/event-stream with a oneOf of its events, how to resume, access_token, errors', () => {
     const streams = streamRoutes(doc);
-    expect(streams).toHaveLength(12);
+    expect(streams).toHaveLength(13);
+    expect(streams).toContain('GET /v1/stream/{path}');
     for (const route of streams) {
       const [method, path] = route.split(' ') as [string, string];
       const op = doc.paths[path]![method.toLowerCase() as Method] as OpenAPIV3.OperationObject;
@@ -206,12 +276,19 @@ describe('the API document: /docs/openapi.json and /docs', () => {
       ] as OpenAPIV3.SchemaObject;
       expect({ route, oneOf: Array.isArray(component.oneOf) }).toEqual({ route, oneOf: true });
       const params = (op.parameters ?? []) as OpenAPIV3.ParameterObject[];
-      expect(params.map((p) => `${p.in}:${p.name}`)).toEqual(
-        expect.arrayContaining(['header:Last-Event-ID', 'query:lastEventId', 'query:access_token']),
-      );
-      expect(Object.keys(op.responses)).toEqual(
-        expect.arrayContaining(['200', '204', '400', '401', '403', '429', '503']),
-      );
+      const named = params.map((p) => `${p.in}:${p.name}`);
+      // Durable Streams resume from an offset; every other stream from Last-Event-ID.
+      const resume = path.startsWith('/v1/stream/')
+        ? ['query:offset', 'query:live', 'query:cursor', 'header:If-None-Match', 'path:path']
+        : ['header:Last-Event-ID', 'query:lastEventId'];
+      expect({ route, named }).toEqual({
+        route,
+        named: expect.arrayContaining([...resume, 'query:access_token']),
+      });
+      expect({ route, statuses: Object.keys(op.responses) }).toEqual({
+        route,
+        statuses: expect.arrayContaining(['200', '204', '400', '401', '403', '429', '503']),
+      });
     }
     const error = doc.components!.schemas!.ErrorBody as OpenAPIV3.SchemaObject;
     expect(error.required).toEqual(['statusCode', 'error', 'message']);
@@ -224,6 +301,76 @@ describe('the API document: /docs/openapi.json and /docs', () => {
     expect([...all]).toEqual(
       expect.arrayContaining(['400', '401', '403', '404', '413', '429', '503']),
     );
+    // Every error answer of every operation is the ErrorBody, as JSON (also on a stream route),
+    // except the health probes' 503: Terminus's own report of each check.
+    for (const route of documentedRoutes(doc)) {
+      if (route.startsWith('GET /health/')) continue;
+      const [method, path] = route.split(' ') as [string, string];
+      const op = doc.paths[path]![method.toLowerCase() as Method]!;
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (Number(status) < 400) continue;
+        const content = (response as OpenAPIV3.ResponseObject).content;
+        expect({ route, status, content }).toEqual({
+          route,
+          status,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+        });
+      }
+    }
+  });
+
+  it("documents the Durable Streams operations: each method's headers, parameters and answers", () => {
+    const item = doc.paths['/v1/stream/{path}']!;
+    const names = (op: OpenAPIV3.OperationObject | undefined) =>
+      ((op?.parameters ?? []) as OpenAPIV3.ParameterObject[]).map((p) => `${p.in}:${p.name}`);
+    expect(Object.keys(item).sort()).toEqual(['delete', 'get', 'head', 'options', 'post', 'put']);
+    expect(names(item.put)).toEqual(
+      expect.arrayContaining([
+        'header:Content-Type',
+        'header:Stream-TTL',
+        'header:Stream-Expires-At',
+        'header:Stream-Closed',
+        'header:Stream-Forked-From',
+        'header:Stream-Fork-Offset',
+      ]),
+    );
+    expect(names(item.post)).toEqual(
+      expect.arrayContaining([
+        'header:Stream-Seq',
+        'header:Stream-Closed',
+        'header:Producer-Id',
+        'header:Producer-Epoch',
+        'header:Producer-Seq',
+      ]),
+    );
+    expect(Object.keys(item.put!.responses)).toEqual(
+      expect.arrayContaining(['200', '201', '400', '401', '403', '409', '413', '503']),
+    );
+    expect(Object.keys(item.post!.responses)).toEqual(
+      expect.arrayContaining(['200', '204', '404', '409', '413']),
+    );
+    expect(Object.keys(item.head!.responses)).toEqual(expect.arrayContaining(['200', '404']));
+    expect(Object.keys(item.delete!.responses)).toEqual(expect.arrayContaining(['204', '404']));
+    const ok = item.get!.responses['200'] as OpenAPIV3.ResponseObject;
+    expect(Object.keys(ok.content!).sort()).toEqual([
+      'application/json',
+      'application/octet-stream',
+      'text/event-stream',
+    ]);
+    expect(Object.keys(ok.headers!)).toEqual(
+      expect.arrayContaining(['Stream-Next-Offset', 'Stream-Up-To-Date', 'ETag']),
+    );
+    const query = (name: string) =>
+      ((item.get!.parameters ?? []) as OpenAPIV3.ParameterObject[]).find(
+        (p) => p.in === 'query' && p.name === name,
+      )!.schema as OpenAPIV3.SchemaObject;
+    expect(query('live').enum).toEqual(['long-poll', 'sse']);
+    // The offset's pattern is the one the controller parses with: sentinels and offsets pass.
+    const offset = new RegExp(query('offset').pattern!);
+    expect(
+      ['-1', 'now', '0000000000000000_0000000000000012', '1_2'].every((o) => offset.test(o)),
+    ).toBe(true);
+    expect(['', 'later', '12', '1_2_3'].some((o) => offset.test(o))).toBe(false);
   });
 
   it('documents the publish bodies from the schemas the routes validate with', () => {
@@ -234,7 +381,9 @@ describe('the API document: /docs/openapi.json and /docs', () => {
     expect(body('/api/events/{topic}').properties!.type).toMatchObject({
       pattern: '^[A-Za-z0-9._:-]{1,64}$',
     });
-    expect(body('/api/chat/{roomId}/message').required).toEqual(['user', 'text']);
+    // With auth on, the author is the token's: `user` may be left out (ChatController).
+    expect(body('/api/chat/{roomId}/message').required).toEqual(['text']);
+    expect(body('/api/chat/{roomId}/message').properties).toHaveProperty('user');
     expect(body('/api/notifications').required).toEqual(['title', 'body']);
     expect(body('/api/ai/chat').required).toEqual(['messages']);
     expect(body('/api/ai/sdk/chat').required).toEqual(
@@ -350,6 +499,32 @@ describe('the API document: /docs/openapi.json and /docs', () => {
       await sdk.until((e) => e.some((x) => x.data === '[DONE]'), 'SDK [DONE]');
       await sdkResume.until((e) => e.some((x) => x.data === '[DONE]'), 'resumed [DONE]');
 
+      // A Durable Streams live read (a JSON stream): data and control events, before and after
+      // an append, then the close's last control event.
+      const durable = `${url}/v1/stream/docs/feed-${Date.now()}`;
+      const created = await fetch(durable, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: '[{"n":1}]',
+      });
+      expect(created.status).toBe(201);
+      const live = stream(
+        'GET /v1/stream/{path}',
+        `${durable.slice(url.length)}?offset=-1&live=sse`,
+      );
+      await live.until((e) => e.filter((x) => x.event === 'control').length >= 1, 'a control');
+      const appended = await fetch(durable, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Stream-Closed': 'true' },
+        body: '{"n":2}',
+      });
+      expect(appended.status).toBe(204);
+      await live.until(
+        (e) => e.some((x) => x.event === 'control' && jsonOf(x).streamClosed === true),
+        'the closing control',
+      );
+      expect(live.events.map((e) => e.event)).toEqual(['data', 'control', 'data', 'control']);
+
       // Every stream route of the document has a recording.
       expect([...recorded.keys()].sort()).toEqual(streamRoutes(doc));
     });
@@ -383,6 +558,8 @@ describe('the API document: /docs/openapi.json and /docs', () => {
       expect(
         validators.get('GET /events')!({ type: 'connected', message: 'x', timestamp: 'y' }),
       ).toBe(false);
+      expect(validators.get('GET /v1/stream/{path}')!({ streamNextOffset: 'x' })).toBe(false);
+      expect(validators.get('GET /v1/stream/{path}')!('[1]')).toBe(false);
     });
   });
 });

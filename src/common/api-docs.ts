@@ -19,14 +19,36 @@ export type DocumentedError = keyof typeof ERROR_MEANINGS;
 /** Documents the error answers a route can give, each with the `{statusCode, error, message}` body. */
 export function ApiErrors(...statuses: DocumentedError[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({
-        status,
-        description: ERROR_MEANINGS[status],
-        standardSchema: errorBodySchema,
-      }),
-    ),
+    ...statuses.map((status) => ApiErrorResponse(status, ERROR_MEANINGS[status])),
   );
+}
+
+/** Documents one error answer with its own meaning, and the `{statusCode, error, message}` body. */
+export function ApiErrorResponse(
+  status: number,
+  description: string,
+): MethodDecorator & ClassDecorator {
+  // As JSON, also on a stream route (whose other answers are text/event-stream).
+  return ApiResponse({
+    status,
+    description,
+    content: { 'application/json': { schema: schemaRef(errorBodySchema) } },
+  });
+}
+
+/**
+ * The schemas referenced by `schemaRef` (an id from `.meta({ id })`), which the document lists
+ * under `components.schemas` (buildApiDocument): for a response whose content types each have
+ * their own schema, where `standardSchema` would give all of them the same one.
+ */
+export const referencedSchemas = new Map<string, z.ZodType>();
+
+/** A `$ref` to a zod schema with a `.meta({ id })`, listed in the document's components. */
+export function schemaRef(schema: z.ZodType): { $ref: string } {
+  const id = z.globalRegistry.get(schema)?.id;
+  if (id === undefined) throw new Error('schemaRef needs a schema with .meta({ id })');
+  referencedSchemas.set(id, schema);
+  return { $ref: `#/components/schemas/${id}` };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { jsonSchemaOf, referencedSchemas } from '../common/api-docs';
 
 /** Where the reference UI and the OpenAPI document are served. */
 export const DOCS_PATH = '/docs';
@@ -22,6 +23,11 @@ export function buildApiDocument(app: INestApplication): OpenAPIObject {
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
   const document = SwaggerModule.createDocument(app, config);
+  const schemas = (document.components ??= {}).schemas ?? {};
+  for (const schema of referencedSchemas.values()) {
+    for (const [id, component] of Object.entries(componentsOf(schema))) schemas[id] ??= component;
+  }
+  document.components.schemas = schemas;
   document.paths[DOCS_PATH] = {
     get: {
       tags: ['docs'],
@@ -37,6 +43,23 @@ export function buildApiDocument(app: INestApplication): OpenAPIObject {
     },
   };
   return document;
+}
+
+/**
+ * A referenced schema as components: zod puts a schema with an id (and each member with one) under
+ * `definitions`, and refers to them there; in the document they are `components.schemas`.
+ */
+function componentsOf(
+  schema: Parameters<typeof jsonSchemaOf>[0],
+): Record<string, Record<string, unknown>> {
+  const jsonSchema = jsonSchemaOf(schema, 'output') as {
+    definitions?: Record<string, Record<string, unknown>>;
+  };
+  const moved = JSON.stringify(jsonSchema.definitions ?? {}).replaceAll(
+    '"#/definitions/',
+    '"#/components/schemas/',
+  );
+  return JSON.parse(moved) as Record<string, Record<string, unknown>>;
 }
 
 /** Serves the document at /docs/openapi.json and the reference UI at /docs. */
