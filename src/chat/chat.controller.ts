@@ -17,10 +17,14 @@ import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
 import { ChatService } from './chat.service';
-import { chatMessageSchema, parseRoomId, roomTopic } from './dto/chat-message.dto';
+import { schemaParam } from '../common/schema-param';
+import { chatMessageSchema, roomIdSchema, roomTopic } from './dto/chat-message.dto';
 import { ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiJsonBody } from '../common/api-docs';
 import { chatEvents, chatPostedSchema } from './dto/chat-events.dto';
+
+/** `:roomId`, checked before the handler runs (before access, as parseRoomId was). */
+const ROOM_ID_PARAM = { schema: roomIdSchema, pipes: [schemaParam] };
 
 @ApiTags('chat')
 @Controller('api/chat')
@@ -34,10 +38,9 @@ export class ChatController {
   @SseEndpoint(':roomId', 'chat', { events: chatEvents })
   async room(
     @Req() req: Request,
-    @Param('roomId') rawRoomId: string,
+    @Param('roomId', ROOM_ID_PARAM) roomId: string,
     @LastEventId() lastEventId: string | undefined,
   ): Promise<Observable<SseEmission>> {
-    const roomId = parseRoomId(rawRoomId);
     await this.access.authorize(req, 'subscribe', [roomTopic(roomId)]);
     return this.chat.stream(roomId, lastEventId);
   }
@@ -54,9 +57,8 @@ export class ChatController {
   @HttpCode(HttpStatus.CREATED)
   async post(
     @Req() req: Request,
-    @Param('roomId') rawRoomId: string,
+    @Param('roomId', ROOM_ID_PARAM) roomId: string,
   ): Promise<{ success: true; id: string }> {
-    const roomId = parseRoomId(rawRoomId);
     const principal = await this.access.authorize(req, 'publish', [roomTopic(roomId)]);
     const body = parseJsonBody(req, chatMessageSchema);
     const user = this.access.openMode ? body.user : authorOf(principal);
