@@ -66,9 +66,9 @@ module.exports = {
     },
     {
       name: 'nothing-imports-the-app',
-      comment: 'Only main.ts and app.factory.ts import the bootstrap files.',
+      comment: 'Only main.ts, app.factory.ts and the app module spec import the bootstrap files.',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(main|app[.]factory)[.]ts$' },
+      from: { path: '^src/', pathNot: '^src/(main|app[.]factory|app[.]module[.]spec)[.]ts$' },
       to: { path: '^src/(main|app[.]module|app[.]factory)[.]ts$' },
     },
     {

@@ -5,12 +5,12 @@
 // heap: a heap snapshot with BENCH_PROFILE_BASE (50) connections open and one with 2,000 more
 //       (both after a full GC); objects are grouped by constructor and the growth is divided by
 //       the connections added: what one idle connection holds, item by item.
-// cpu:  (rivulet: it exits on SIGTERM, which writes the profile) --cpu-prof while 1,000 subscribers receive a closed-loop burst; only the samples taken
+// cpu:  --cpu-prof while 1,000 subscribers receive a closed-loop burst; only the samples taken
 //       during the burst count. Self time is grouped by function, and by where the code lives
 //       (node:http and net, Rivulet, Nest, RxJS, garbage collection, ...), per delivery.
 // churn: the same for connect / read the response head / disconnect cycles (the churn scenario).
 
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAll, sleep } from './lib/children.mjs';
@@ -149,7 +149,8 @@ function category(frame) {
 
 async function cpu(what = 'delivery') {
   const dir = mkdtempSync(join(tmpdir(), 'rivulet-cpu-'));
-  const server = await startServer(contender, {}, [
+  const exitOnSigterm = contender.name === 'rivulet' ? {} : { BENCH_EXIT_ON_SIGTERM: '1' };
+  const server = await startServer(contender, exitOnSigterm, [
     '--cpu-prof',
     `--cpu-prof-dir=${dir}`,
     '--cpu-prof-interval=200',
@@ -189,6 +190,9 @@ async function cpu(what = 'delivery') {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no .cpuprofile written (the server did not exit cleanly)');
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  if (process.env.BENCH_PROFILE_KEEP) {
+    writeFileSync(process.env.BENCH_PROFILE_KEEP, JSON.stringify({ window, profile }));
+  }
   rmSync(dir, { recursive: true, force: true });
   if (!window) throw new Error('the measured window was never set');
   const [from, to] = window;
@@ -232,7 +236,7 @@ async function cpu(what = 'delivery') {
   console.log(`| **total (main thread)** | **${per(sampled).toFixed(2)}** | |`);
   console.log(`\n| function (self time) | µs per ${unit} | share |`);
   console.log('|---|---:|---:|');
-  for (const [k, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25))
+  for (const [k, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BENCH_PROFILE_ROWS ?? 25)))
     console.log(
       `| ${k.replace(/\|/g, '\\|')} | ${per(us).toFixed(2)} | ${((100 * us) / sampled).toFixed(1)}% |`,
     );

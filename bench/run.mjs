@@ -37,7 +37,7 @@ const SCENARIOS = { idle, fanout, latency, churn, replay, typewriter, proxied };
 // Longest each scenario may take per contender (seconds). When the run is behind its deadline,
 // every remaining scenario gets the same fraction of its cap, so none is dropped outright.
 const CAPS_S = {
-  full: { idle: 50, fanout: 50, latency: 40, churn: 30, replay: 20, typewriter: 40, proxied: 60 },
+  full: { idle: 50, fanout: 50, latency: 55, churn: 30, replay: 20, typewriter: 40, proxied: 60 },
   quick: { idle: 10, fanout: 10, latency: 8, churn: 6, replay: 8, typewriter: 10, proxied: 16 },
 };
 
@@ -75,7 +75,8 @@ function loadConfig() {
     warmupEvents: 10,
     latencySteps: numbers('BENCH_LATENCY_STEPS', quick ? [200, 1000] : [1000, 10000]),
     latencyRate: number('BENCH_LATENCY_RATE', 10),
-    latencySeconds: number('BENCH_LATENCY_SECONDS', quick ? 1.5 : 6),
+    latencySeconds: number('BENCH_LATENCY_SECONDS', quick ? 1.5 : 10),
+    latencyWarmupSeconds: number('BENCH_LATENCY_WARMUP_SECONDS', quick ? 0.5 : 2),
     latencySampled: 100,
     churnCycles: number('BENCH_CHURN_CYCLES', quick ? 2_000 : 100_000),
     churnMaxMs: number('BENCH_CHURN_MAX_MS', quick ? 2_000 : 20_000),

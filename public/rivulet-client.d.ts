@@ -120,3 +120,65 @@ export interface FetchStreamResult {
 export declare function fetchEventStream(url: string, options?: FetchStreamOptions): Promise<FetchStreamResult>;
 
 export declare function backoffDelay(attempt: number, options?: BackoffOptions, random?: () => number): number;
+
+/** One event of the multiplexed stream, unwrapped from its `{id, topic, type, data, timestamp}` envelope. */
+export interface TopicEvent<T = unknown> {
+  /** The event's log id ('' for a control message). */
+  id: string;
+  /** Its topic; null for a control message of the stream (`{"type":"reset","reason"}`), which every handler gets. */
+  topic: string | null;
+  /** The event's type (`message` unless published with another). */
+  type: string;
+  /** What was published (for a control message: the message itself). */
+  data: T;
+  /** When the event was appended (ISO 8601; '' for a control message). */
+  timestamp: string;
+  /** The shared stream's resume point after this event. */
+  lastEventId: string;
+}
+
+/**
+ * 'leader': this tab holds the one connection and hands events to the others; 'follower': another
+ * tab does; 'solo': this tab has a stream of its own (share: false, or no Web Locks / BroadcastChannel).
+ */
+export type TabRole = 'leader' | 'follower' | 'solo';
+
+export interface TopicsStatusChange extends StatusChange {
+  role: TabRole;
+}
+
+export interface RivuletTopicsOptions {
+  /** The multiplexed stream endpoint ('/api/events'). */
+  url?: string;
+  /** Share one connection between the tabs of this origin (true). false: this tab gets its own. */
+  share?: boolean;
+  /** Tabs with the same name share a stream (default: origin + url path + a hash of accessToken). */
+  name?: string;
+  /** Sent as `Authorization: Bearer`; tabs with different tokens never share a stream. */
+  accessToken?: string;
+  /** Extra request headers of the stream. */
+  headers?: HeadersInit;
+  withCredentials?: boolean;
+  /** Resume point to start from (''): later events of the subscribed topics are replayed first. */
+  lastEventId?: string;
+  backoff?: BackoffOptions;
+  random?: () => number;
+}
+
+/** Topics of GET /api/events on one connection per origin, shared across tabs (Web Locks leader, BroadcastChannel fan-out). */
+export declare class RivuletTopics {
+  constructor(options?: RivuletTopicsOptions);
+  readonly url: string;
+  readonly name: string;
+  /** false when share: false was asked or the browser lacks Web Locks or BroadcastChannel. */
+  readonly shared: boolean;
+  readonly role: TabRole;
+  readonly status: StreamStatus;
+  /** The shared stream's resume point ('' before its first event). */
+  readonly lastEventId: string;
+  /** Events of these topics, in order, once each; returns the unsubscribe function. Throws on a bad topic name. */
+  subscribe<T = unknown>(topics: string | string[], handler: (event: TopicEvent<T>) => void): () => void;
+  onStatus(handler: (change: TopicsStatusChange) => void): () => void;
+  /** Leaves the group; if this tab led, another tab takes the stream over from the same Last-Event-ID. */
+  close(): void;
+}

@@ -2,6 +2,7 @@
 /**
  * Rivulet browser client: resumable Server-Sent Events over EventSource (GET streams) and over
  * fetch + ReadableStream (POST streams such as the AI chat). No dependencies, no build step.
+ * RivuletTopics shares one multiplexed stream between the tabs of an origin.
  * Types: rivulet-client.d.ts. Guide: docs/client.md.
  */
 
@@ -529,4 +530,395 @@ function safeLocalStorage() {
   } catch {
     return null;
   }
+}
+
+/** Topic names the server accepts (1 to 128 letters, digits or `. _ : -`). */
+const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How many event ids each tab remembers to drop a repeat after a handover. */
+const RECENT_IDS = 1000;
+
+/** @typedef {import('./rivulet-client').TopicEvent} TopicEvent */
+/** @typedef {import('./rivulet-client').RivuletTopicsOptions} RivuletTopicsOptions */
+/** @typedef {import('./rivulet-client').TopicsStatusChange} TopicsStatusChange */
+/** @typedef {import('./rivulet-client').TabRole} TabRole */
+
+/**
+ * Topics of the multiplexed stream (`GET /api/events?topic=a&topic=b`), with one connection per
+ * origin shared by every tab of the browser.
+ *
+ * Each tab keeps its own subscriptions. The tabs elect a leader with a Web Lock: the tab holding
+ * the lock opens the one stream, for the union of every tab's topics, and hands each event to the
+ * others over a BroadcastChannel; each tab passes on only the events of its own topics. A tab
+ * that subscribes or unsubscribes tells the others; the leader reconnects with the new union,
+ * resuming with the shared Last-Event-ID, so no topic misses an event. When the leader's tab
+ * closes, the browser releases its lock and the next tab in line becomes leader: it reopens the
+ * stream from the last id it received (every tab tracks it), so nothing is lost, and each tab drops
+ * an id it has already seen, so nothing arrives twice. `share: false` (or a browser without Web
+ * Locks or BroadcastChannel) gives this tab a stream of its own.
+ */
+export class RivuletTopics {
+  /** @param {RivuletTopicsOptions} [options] */
+  constructor(options = {}) {
+    this.url = options.url ?? '/api/events';
+    this.options = options;
+    this.tabId = randomId();
+    this.shared =
+      options.share !== false && typeof BroadcastChannel === 'function' && typeof navigator.locks?.request === 'function';
+    const where = new URL(this.url, location.href);
+    // Tabs with different credentials must not share a stream: the token is part of the group.
+    this.name = options.name ?? `rivulet:${where.origin}${where.pathname}:${hashOf(options.accessToken ?? '')}`;
+    /** @type {TabRole} */
+    this.role = this.shared ? 'follower' : 'solo';
+    /** @type {StreamStatus} */
+    this.status = 'idle';
+    /** The shared stream's resume point: the id of the last event any tab of the group handed on. */
+    this.lastEventId = options.lastEventId ?? '';
+    this.closed = false;
+    /** @type {Map<number, { topics: Set<string>, handler: (event: TopicEvent) => void }>} */
+    this.subscriptions = new Map();
+    this.nextSubscription = 1;
+    /** Every other tab's topics, by tab id. @type {Map<string, string[]>} */
+    this.tabs = new Map();
+    /** @type {Set<(change: TopicsStatusChange) => void>} */
+    this.statusHandlers = new Set();
+    /** @type {Set<string>} */
+    this.recent = new Set();
+    /** @type {string[]} */
+    this.recentOrder = [];
+    // The stream (leader or solo): which run is current, what it carries, how to stop it.
+    this.run = 0;
+    this.streamKey = '';
+    /** @type {AbortController | null} */
+    this.abort = null;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.restartTimer = null;
+    /** @type {(() => void) | null} */
+    this.wake = null;
+    this.retryMs = 1000;
+    /** @type {(() => void) | null} */
+    this.releaseLeadership = null;
+    /** @type {(() => void) | null} */
+    this.releaseTab = null;
+    this.lockAbort = new AbortController();
+    this.onPageHide = () => this.post({ kind: 'bye' });
+    /** @type {BroadcastChannel | null} */
+    this.channel = null;
+    if (this.shared) this.join();
+  }
+
+  /**
+   * Receives the events of these topics (every tab's handlers for a topic get every event of it,
+   * in order, once). Control messages of the stream (`{"type":"reset"}`) reach every handler, with
+   * `topic: null`.
+   * @param {string | string[]} topics
+   * @param {(event: TopicEvent) => void} handler
+   * @returns {() => void} unsubscribe
+   */
+  subscribe(topics, handler) {
+    if (this.closed) throw new Error('RivuletTopics is closed');
+    const list = typeof topics === 'string' ? [topics] : [...topics];
+    for (const topic of list) {
+      if (!TOPIC_NAME.test(topic)) throw new Error(`Invalid topic ${JSON.stringify(topic)}: use 1 to 128 letters, digits or . _ : -`);
+    }
+    if (list.length === 0) throw new Error('subscribe needs at least one topic');
+    const id = this.nextSubscription++;
+    this.subscriptions.set(id, { topics: new Set(list), handler });
+    this.topicsChanged();
+    return () => {
+      if (!this.subscriptions.delete(id) || this.closed) return;
+      this.topicsChanged();
+    };
+  }
+
+  /**
+   * @param {(change: TopicsStatusChange) => void} handler
+   * @returns {() => void} unsubscribe
+   */
+  onStatus(handler) {
+    this.statusHandlers.add(handler);
+    return () => this.statusHandlers.delete(handler);
+  }
+
+  /** Leaves the group: the stream (if this tab led it) moves to another tab; handlers are dropped. */
+  close() {
+    if (this.closed) return;
+    this.post({ kind: 'bye' });
+    this.closed = true;
+    this.stopStream();
+    this.subscriptions.clear();
+    this.lockAbort.abort();
+    this.releaseLeadership?.();
+    this.releaseTab?.();
+    this.channel?.close();
+    this.channel = null;
+    window.removeEventListener('pagehide', this.onPageHide);
+    this.setStatus('closed', { reason: 'closed' });
+    this.statusHandlers.clear();
+  }
+
+  /** @private This tab's own topics. */
+  ownTopics() {
+    const topics = new Set();
+    for (const { topics: each } of this.subscriptions.values()) for (const topic of each) topics.add(topic);
+    return [...topics].sort();
+  }
+
+  /** @private Every tab's topics: what the shared stream carries. */
+  union() {
+    const topics = new Set(this.ownTopics());
+    for (const list of this.tabs.values()) for (const topic of list) topics.add(topic);
+    return [...topics].sort();
+  }
+
+  /** @private */
+  topicsChanged() {
+    this.post({ kind: 'subs', topics: this.ownTopics() });
+    if (this.serving()) this.scheduleRestart();
+  }
+
+  /** @private Joins the tabs of this origin: the channel, the tab's own lock, the leader election. */
+  join() {
+    const channel = new BroadcastChannel(this.name);
+    this.channel = channel;
+    channel.onmessage = (message) => this.fromTab(message.data);
+    window.addEventListener('pagehide', this.onPageHide);
+    const signal = this.lockAbort.signal;
+    const held = (/** @type {(release: () => void) => void} */ keep) => () => new Promise((resolve) => keep(() => resolve(undefined)));
+    // A lock per tab, held while the tab lives: the leader asks the browser which tabs are still there.
+    navigator.locks
+      .request(`${this.name}:tab:${this.tabId}`, { signal }, held((release) => (this.releaseTab = release)))
+      .catch(() => undefined);
+    navigator.locks
+      .request(
+        `${this.name}:leader`,
+        { signal },
+        held((release) => {
+          this.releaseLeadership = release;
+          void this.lead();
+        }),
+      )
+      .catch(() => undefined); // AbortError: closed before it was this tab's turn
+    this.post({ kind: 'hello', topics: this.ownTopics() });
+  }
+
+  /** @private This tab holds the leader lock: forget tabs that are gone, then open the stream. */
+  async lead() {
+    if (this.closed) return;
+    this.role = 'leader';
+    try {
+      const state = await navigator.locks.query();
+      const alive = new Set((state.held ?? []).map((lock) => lock.name));
+      for (const tab of [...this.tabs.keys()]) if (!alive.has(`${this.name}:tab:${tab}`)) this.tabs.delete(tab);
+    } catch {
+      // query() unavailable: tabs that left without a word keep their topics in the union.
+    }
+    if (this.closed) return;
+    this.setStatus(this.status, {});
+    this.scheduleRestart();
+  }
+
+  /** @private A message from another tab of the group. @param {any} message */
+  fromTab(message) {
+    if (this.closed || !message || message.from === this.tabId) return;
+    switch (message.kind) {
+      case 'hello':
+        this.tabs.set(message.from, message.topics);
+        this.post({ kind: 'subs', topics: this.ownTopics() });
+        if (this.role === 'leader') {
+          this.post({ kind: 'state', status: this.status, lastEventId: this.lastEventId });
+          this.scheduleRestart();
+        }
+        break;
+      case 'subs':
+        this.tabs.set(message.from, message.topics);
+        if (this.role === 'leader') this.scheduleRestart();
+        break;
+      case 'bye':
+        this.tabs.delete(message.from);
+        if (this.role === 'leader') this.scheduleRestart();
+        break;
+      case 'event':
+        if (this.role === 'follower') this.deliver(message.event);
+        break;
+      case 'state':
+        if (this.role !== 'follower') break;
+        if (message.lastEventId && !this.lastEventId) this.lastEventId = message.lastEventId;
+        this.setStatus(message.status, message.detail ?? {});
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** @private @param {Record<string, unknown>} message */
+  post(message) {
+    if (!this.channel || this.closed) return;
+    try {
+      this.channel.postMessage({ ...message, from: this.tabId });
+    } catch {
+      // A message that cannot be cloned (never for JSON data) or a closed channel.
+    }
+  }
+
+  /** @private This tab runs the stream (leader, or solo). */
+  serving() {
+    return !this.closed && (this.role === 'leader' || this.role === 'solo');
+  }
+
+  /** @private Reconnects with the current union soon (changes arriving together make one reconnect). */
+  scheduleRestart() {
+    if (this.restartTimer || this.closed) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.serving()) return;
+      const topics = this.union();
+      const key = topics.join('&');
+      if (key === this.streamKey && this.abort) return; // already carrying exactly these
+      this.stopStream();
+      this.streamKey = key;
+      if (topics.length === 0) {
+        this.setStatus('idle', {});
+        return;
+      }
+      void this.stream(topics, ++this.run);
+    }, 0);
+  }
+
+  /** @private */
+  stopStream() {
+    this.run++;
+    this.streamKey = '';
+    this.abort?.abort();
+    this.abort = null;
+    this.wake?.();
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+    }
+  }
+
+  /**
+   * @private The one connection: fetch + the client's SSE parser (every event type, any header),
+   * reconnecting from the shared Last-Event-ID after the server's `retry:` when a stream ends or
+   * drops, with backoff when it cannot open.
+   * @param {string[]} topics @param {number} run
+   */
+  async stream(topics, run) {
+    const url = new URL(this.url, location.href);
+    for (const topic of topics) url.searchParams.append('topic', topic);
+    const headers = new Headers(this.options.headers);
+    if (this.options.accessToken) headers.set('Authorization', `Bearer ${this.options.accessToken}`);
+    let attempt = 0;
+    while (run === this.run && this.serving()) {
+      const abort = new AbortController();
+      this.abort = abort;
+      let opened = false;
+      let delay = 0;
+      /** @type {Omit<TopicsStatusChange, 'status' | 'role'>} */
+      let detail = {};
+      this.setStatus(attempt === 0 && this.status !== 'reconnecting' ? 'connecting' : 'reconnecting', { attempt });
+      try {
+        const result = await fetchEventStream(url.toString(), {
+          headers,
+          lastEventId: this.lastEventId || undefined,
+          signal: abort.signal,
+          credentials: this.options.withCredentials ? 'include' : 'same-origin',
+          onOpen: () => {
+            opened = true;
+            attempt = 0;
+            this.setStatus('open', {});
+          },
+          onEvent: (event) => {
+            if (run === this.run) this.fromServer(event);
+          },
+          onRetry: (ms) => (this.retryMs = ms),
+        });
+        if (run !== this.run) return;
+        if (result.status === 204) {
+          this.setStatus('closed', { reason: 'complete' });
+          return;
+        }
+        delay = this.retryMs;
+        detail = { reason: 'connection lost' };
+      } catch (error) {
+        if (run !== this.run) return;
+        if (error instanceof RivuletHttpError && !error.retryable) {
+          this.abort = null;
+          this.setStatus('closed', { reason: 'http error', error });
+          return;
+        }
+        const retryAfter = error instanceof RivuletHttpError ? error.retryAfterMs : undefined;
+        delay = opened ? this.retryMs : Math.max(retryAfter ?? 0, backoffDelay(attempt, this.options.backoff, this.options.random));
+        if (!opened) attempt++;
+        detail = { reason: opened ? 'connection lost' : 'backoff', delayMs: delay };
+      }
+      this.setStatus('reconnecting', { attempt, ...detail });
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** @private An event from the server: to this tab's handlers and to every other tab. @param {RivuletEvent} event */
+  fromServer(event) {
+    const envelope = /** @type {{id?: unknown, topic?: unknown, type?: unknown, data?: unknown, timestamp?: unknown}} */ (
+      event.data && typeof event.data === 'object' ? event.data : {}
+    );
+    /** @type {TopicEvent} */
+    const topicEvent =
+      typeof envelope.topic === 'string' && event.lastEventId
+        ? {
+            id: event.lastEventId,
+            topic: envelope.topic,
+            type: event.type,
+            data: envelope.data,
+            timestamp: typeof envelope.timestamp === 'string' ? envelope.timestamp : '',
+            lastEventId: event.lastEventId,
+          }
+        : { id: '', topic: null, type: typeof envelope.type === 'string' ? envelope.type : event.type, data: event.data, timestamp: '', lastEventId: this.lastEventId };
+    this.deliver(topicEvent);
+    this.post({ kind: 'event', event: topicEvent });
+  }
+
+  /** @private To this tab's handlers of the event's topic, once per id. @param {TopicEvent} event */
+  deliver(event) {
+    if (event.id) {
+      if (this.recent.has(event.id)) return;
+      this.recent.add(event.id);
+      this.recentOrder.push(event.id);
+      if (this.recentOrder.length > RECENT_IDS) this.recent.delete(this.recentOrder.shift() ?? '');
+      this.lastEventId = event.id;
+    }
+    for (const { topics, handler } of [...this.subscriptions.values()]) {
+      if (event.topic === null || topics.has(event.topic)) handler(event);
+    }
+  }
+
+  /** @private @param {StreamStatus} status @param {Omit<TopicsStatusChange, 'status' | 'role'>} detail */
+  setStatus(status, detail) {
+    this.status = status;
+    if (this.role === 'leader') this.post({ kind: 'state', status, lastEventId: this.lastEventId, detail: { ...detail, error: undefined } });
+    const change = { status, role: this.role, ...detail };
+    for (const handler of [...this.statusHandlers]) handler(change);
+  }
+}
+
+/** @returns {string} */
+function randomId() {
+  return typeof crypto?.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+}
+
+/** A short non-cryptographic hash (FNV-1a), so a token is not spelled out in lock names. @param {string} text */
+function hashOf(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16);
 }

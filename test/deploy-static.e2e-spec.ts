@@ -69,8 +69,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has nginx, app and redis, each with a healthcheck, and the one-shot secret writer', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['app', 'nginx', 'redis', 'secret']);
+  it('has nginx, app and redis, each with a healthcheck, and the one-shots (secret, tls-cert)', () => {
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'app',
+      'nginx',
+      'redis',
+      'secret',
+      'tls-cert',
+    ]);
     for (const name of ['app', 'nginx', 'redis']) {
       expect([name, service(name).healthcheck?.test?.[0]]).toEqual([name, 'CMD']);
     }
@@ -78,8 +84,11 @@ describe('docker-compose.yml', () => {
     expect(service('secret').restart).toBe('no');
   });
 
-  it('starts each service only once what it needs is healthy (or, for the secret, done)', () => {
-    expect(service('nginx').depends_on).toEqual({ app: { condition: 'service_healthy' } });
+  it('starts each service only once what it needs is healthy (or, for a one-shot, done)', () => {
+    expect(service('nginx').depends_on).toEqual({
+      app: { condition: 'service_healthy' },
+      'tls-cert': { condition: 'service_completed_successfully' },
+    });
     expect(service('app').depends_on).toEqual({
       redis: { condition: 'service_healthy' },
       secret: { condition: 'service_completed_successfully' },
@@ -131,15 +140,27 @@ describe('docker-compose.yml', () => {
     expect(grace).toBeGreaterThan(durationMs(workerShutdown));
   });
 
-  it('mounts the reference nginx config read-only and publishes its listen port as 8080 by default', async () => {
+  it('mounts the reference nginx config read-only and publishes HTTP as 8080, HTTPS as 8443 by default', async () => {
     expect(service('nginx').volumes).toEqual([
       `${path.join(REPO, 'nginx')}:/etc/nginx:ro`,
       `${path.join(REPO, 'nginx/entrypoint/16-rivulet-first-resolver.envsh')}:/docker-entrypoint.d/16-rivulet-first-resolver.envsh:ro`,
+      `${path.join(REPO, 'nginx/entrypoint/17-rivulet-https-port.envsh')}:/docker-entrypoint.d/17-rivulet-https-port.envsh:ro`,
+      'tls-certs:/etc/rivulet/tls:ro',
     ]);
-    expect(nginxDirective('listen.conf', 'listen')).toEqual(['80']);
-    expect(service('nginx').ports).toEqual([{ published: 8080, target: 80 }]);
-    const moved = await resolvedCompose({ RIVULET_HTTP_PORT: '18080' });
-    expect(moved.services.nginx?.ports).toEqual([{ published: 18080, target: 80 }]);
+    expect(nginxDirective('listen.conf', 'listen')).toEqual(['443 ssl']);
+    expect(nginxDirective('redirect-listen.conf', 'listen')).toEqual(['80']);
+    expect(service('nginx').ports).toEqual([
+      { published: 8080, target: 80 },
+      { published: 8443, target: 443 },
+    ]);
+    const moved = await resolvedCompose({
+      RIVULET_HTTP_PORT: '18080',
+      RIVULET_HTTPS_PORT: '18443',
+    });
+    expect(moved.services.nginx?.ports).toEqual([
+      { published: 18080, target: 80 },
+      { published: 18443, target: 443 },
+    ]);
   });
 
   it("points nginx at every replica through the container's own DNS (Docker or podman), with an nginx that supports `resolve` (>= 1.27.3)", () => {

@@ -1,15 +1,19 @@
+import { X509Certificate } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from './support/deploy-files';
-import { post, type JsonResponse } from './support/http';
+import { H2Stream } from './support/h2-stream';
+import { post as postTo, type JsonResponse } from './support/http';
 import { startStack, type ContainerDeath, type Stack } from './support/stack';
-import { get, RecordingEventSource, type ReceivedEvent } from './support/sse-client';
+import { get as getFrom, RecordingEventSource, type ReceivedEvent } from './support/sse-client';
 
 /**
  * The deployment as users deploy it: the real Dockerfile built and the real docker-compose.yml run
  * with `docker compose up --build --scale app=3`, no variable set and no file created (a fresh
  * clone), on Docker when an engine answers, else on podman (scripts/podman-setup.sh). Everything is
- * checked through the stack's published nginx port, as a browser or client would reach it.
+ * checked through the stack's published nginx ports, as a browser or client would reach them: HTTPS
+ * (HTTP/1.1 and HTTP/2) with the certificate the stack made for itself, and the plain-HTTP port
+ * that redirects there.
  * Run by `npm run test:stack` (a step of .ci/run); docs/deploy.md ("The stack test") explains it.
  */
 
@@ -20,6 +24,12 @@ jest.setTimeout(5 * 60_000);
 
 let stack: Stack;
 const clients: RecordingEventSource[] = [];
+
+/** GET and POST over HTTPS, trusting the stack's own certificate only. */
+const get = (url: string, headers: Record<string, string> = {}) =>
+  getFrom(url, headers, { ca: stack.ca });
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  postTo(url, body, headers, { ca: stack.ca });
 
 beforeAll(async () => {
   stack = await startStack({ replicas: REPLICAS });
@@ -50,7 +60,7 @@ async function until(
 }
 
 function open(url: string, types: string[] = []): RecordingEventSource {
-  const client = new RecordingEventSource(url, { types });
+  const client = new RecordingEventSource(url, { types, fetch: stack.fetch });
   clients.push(client);
   return client;
 }
@@ -144,6 +154,79 @@ describe(`docker compose up --build --scale app=${REPLICAS} (fresh clone, no var
       { Authorization: `Bearer ${token.slice(0, -4)}AAAA` },
     );
     expect(forged.status).toBe(401);
+  });
+
+  it('serves HTTPS with the certificate its tls-cert one-shot made, for localhost', async () => {
+    const oneShot = JSON.parse(
+      (await composeOk(['ps', '--all', '--format', 'json', 'tls-cert'])).split('\n')[0]!,
+    ) as { State: string; ExitCode: number };
+    expect(oneShot).toMatchObject({ State: 'exited', ExitCode: 0 });
+    const cert = new X509Certificate(stack.ca);
+    expect(cert.subject).toBe('CN=localhost');
+    expect(cert.subjectAltName).toBe(
+      'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
+    );
+    // Verified: the stack's certificate is the only authority this client trusts, and the name
+    // checked is the URL's (127.0.0.1, in the certificate's names).
+    const ready = await get(`${stack.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    // HSTS is off by default (nginx/hsts.conf).
+    expect(ready.headers['strict-transport-security']).toBeUndefined();
+    // Control: without that certificate, the same request is refused as self-signed.
+    await expect(getFrom(`${stack.url}/health/ready`)).rejects.toMatchObject({
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    });
+  });
+
+  it('redirects plain HTTP to the published HTTPS port (RIVULET_HTTPS_PORT), path and query kept', async () => {
+    const httpsPort = new URL(stack.url).port;
+    const httpPort = new URL(stack.httpUrl).port;
+    expect(httpsPort).not.toBe(httpPort);
+    const moved = await getFrom(`${stack.httpUrl}/api/stream?text=Hi%20there`);
+    expect(moved.status).toBe(301);
+    // The browser keeps the host it asked for and moves to the port HTTPS is published on (not
+    // 443 inside the container, not the plain port).
+    expect(moved.headers.location).toBe(
+      `https://127.0.0.1:${httpsPort}/api/stream?text=Hi%20there`,
+    );
+    const followed = await get(moved.headers.location!);
+    expect([followed.status, followed.headers['content-type']]).toEqual([
+      200,
+      expect.stringMatching(/^text\/event-stream/),
+    ]);
+    // nginx's own liveness stays on plain HTTP (the container healthcheck uses it).
+    expect((await getFrom(`${stack.httpUrl}/nginx-health`)).status).toBe(200);
+  });
+
+  it('streams over HTTP/2 (node:http2): ALPN h2, events live and in order, no gzip', async () => {
+    const stream = new H2Stream(stack.url, stack.ca, {
+      path: '/events',
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    try {
+      await stream.waitFor(
+        (s) => s.frames.filter((f) => /^id: ?\d+$/m.test(f.text)).length >= 3,
+        'three ticker events over h2',
+        30_000,
+      );
+      expect(stream.alpnProtocol).toBe('h2');
+      expect(stream.status).toBe(200);
+      expect(stream.header('content-type')).toMatch(/^text\/event-stream/);
+      expect(stream.header('content-encoding')).toBeUndefined();
+      // Delivered live, while the stream stays open (a buffering proxy would hold them back), in
+      // order. (One DATA frame per event is proven against a paced stand-in in nginx-h2.e2e-spec.)
+      expect(stream.complete).toBe(false);
+      // (The ticker's `connected` greeting carries no id; its messages do.)
+      const ids = stream.frames
+        .map((f) => /^id: ?(\d+)$/m.exec(f.text)?.[1])
+        .filter((id): id is string => id !== undefined)
+        .map((id) => BigInt(id));
+      expect(ids.length).toBeGreaterThanOrEqual(3);
+      expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      expect(new Set(ids).size).toBe(ids.length);
+    } finally {
+      await stream.close();
+    }
   });
 
   it('streams the ticker through nginx', async () => {

@@ -2,10 +2,11 @@
 // missing and the harness runs as root; otherwise the scenario reports n/a with the reason.
 //
 // The config is the checkout's own nginx/ folder when it exists (the deploy convention: copy it
-// whole, write upstream.conf and listen.conf), else a minimal SSE proxy generated here
+// whole, write its per-environment files: upstream.conf, listen.conf, certificate.conf,
+// redirect-listen.conf), else a minimal SSE proxy generated here
 // (proxy_buffering off, HTTP/1.1 upstream with keep-alive, Connection "").
 
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -126,6 +127,23 @@ function preparePrefix(listenPort, upstreamPorts) {
     cpSync(repoConfig, dir, { recursive: true });
     write('upstream.conf', `${upstreamLines(upstreamPorts)}\n`);
     write('listen.conf', `listen 127.0.0.1:${listenPort};\n`);
+    if (existsSync(join(repoConfig, 'certificate.conf'))) {
+      // The HTTPS server block is measured over plain HTTP/1.1 (listen.conf above, no ssl), but
+      // nginx loads its certificate anyway: one made by the stack's own one-shot script. The
+      // plain-HTTP redirect server listens on a socket file nobody uses.
+      const tls = join(dir, 'tls');
+      execFileSync(process.execPath, [join(rivuletDir(), 'scripts/tls-self-signed.mjs'), tls], {
+        stdio: 'ignore',
+      });
+      write(
+        'certificate.conf',
+        `ssl_certificate ${tls}/fullchain.pem;\nssl_certificate_key ${tls}/privkey.pem;\n`,
+      );
+      write(
+        'redirect-listen.conf',
+        `listen unix:${dir}/redirect.sock;\nset $rivulet_https_port ${listenPort};\n`,
+      );
+    }
     mkdirSync(join(dir, 'conf.d'), { recursive: true });
     write(
       'conf.d/bench-paths.conf',

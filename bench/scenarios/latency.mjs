@@ -60,7 +60,9 @@ export async function latency(contender, cfg, budget) {
         if (short) notes.push(`@${n}: ${short}`);
         await client.call('setSampling', { count: cfg.latencySampled });
         const drainMs = 3000;
-        const warmup = Math.max(2, Math.ceil(rate / 2));
+        // Two seconds of the same traffic first, so the window measures steady state, not the JIT
+        // compiling each contender's publish path (a p99 of 60 events is its slowest one or two).
+        const warmup = Math.max(4, Math.ceil(rate * cfg.latencyWarmupSeconds));
         await client.call(
           'publishRate',
           { ...publish, count: warmup, subscribers: open, drainMs },

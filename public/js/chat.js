@@ -1,5 +1,5 @@
 // @ts-check
-import { RivuletStream } from '../rivulet-client.js';
+import { RivuletTopics } from '../rivulet-client.js';
 import { $, $as, clock, errorText, h, pillStateOf, setNotice, setPill } from './common.js';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -15,15 +15,37 @@ const count = $('#message-count');
 const composer = $as('#composer', HTMLFormElement);
 const input = $as('#message', HTMLInputElement);
 const sendButton = $as('#send', HTMLButtonElement);
+const shareRole = $('#share-role');
 
 /** @typedef {{type?: string, roomId?: string, user?: string, text?: string, timestamp?: string, reason?: string}} ChatData */
 
-/** @type {RivuletStream | null} */
-let stream = null;
+const params = new URLSearchParams(location.search);
+
+/**
+ * Every chat tab of this browser shares one connection (GET /api/events?topic=chat:<room>, every
+ * room any tab is in): one tab holds it and hands the messages to the others. `?share=off` gives
+ * this tab a connection of its own.
+ */
+const topics = new RivuletTopics({ share: params.get('share') !== 'off' });
+/** @type {(() => void) | null} */
+let unsubscribe = null;
 let currentRoom = '';
 const seen = new Set();
 
-const params = new URLSearchParams(location.search);
+const ROLE_LABELS = { leader: 'Shared stream: this tab', follower: 'Shared stream: another tab', solo: 'Own stream' };
+topics.onStatus((change) => {
+  shareRole.dataset.role = change.role;
+  shareRole.textContent = ROLE_LABELS[change.role];
+  if (!unsubscribe) return;
+  setPill(status, pillStateOf(change));
+  const open = change.status === 'open';
+  input.disabled = !open;
+  sendButton.disabled = !open;
+  if (open && document.activeElement !== input) input.focus();
+  if (change.status === 'closed' && change.error) setNotice(notice, `${change.error.status}: ${change.error.message}`, 'error');
+});
+shareRole.dataset.role = topics.role;
+shareRole.textContent = ROLE_LABELS[topics.role];
 room.value = params.get('room') ?? room.value;
 name.value = params.get('name') ?? localStorage.getItem('rivulet:chat:name') ?? `guest-${Math.floor(Math.random() * 900 + 100)}`;
 
@@ -33,10 +55,13 @@ function append(node) {
   log.scrollTop = log.scrollHeight;
 }
 
-/** @param {ChatData} data @param {string} id */
+/**
+ * The client hands each message over once (also across a handover between tabs), so every bubble
+ * shown is one delivery: a repeat would show twice, which the tab-sharing tests would see.
+ * @param {ChatData} data @param {string} id
+ */
 function showMessage(data, id) {
-  if (id && seen.has(id)) return;
-  if (id) seen.add(id);
+  seen.add(id);
   const mine = data.user === name.value.trim();
   append(
     h(
@@ -62,30 +87,24 @@ function enter() {
   }
   if (!name.value.trim()) return;
   localStorage.setItem('rivulet:chat:name', name.value.trim());
-  stream?.close();
+  unsubscribe?.();
   currentRoom = roomId;
   seen.clear();
   log.replaceChildren();
   count.textContent = '0 messages';
   roomTitle.textContent = `# ${roomId}`;
   setNotice(notice, '');
-  const current = new RivuletStream(`/api/chat/${encodeURIComponent(roomId)}`, { storage: null });
-  stream = current;
-  current.onStatus((change) => {
-    setPill(status, pillStateOf(change));
-    const open = change.status === 'open';
-    input.disabled = !open;
-    sendButton.disabled = !open;
-    if (open) input.focus();
-    if (change.status === 'closed' && change.error) setNotice(notice, `${change.error.status}: ${change.error.message}`, 'error');
-  });
-  current.on('message', (event) => {
+  unsubscribe = topics.subscribe(`chat:${roomId}`, (event) => {
     const data = /** @type {ChatData} */ (event.data);
     if (!data || typeof data !== 'object') return;
-    if (data.type === 'message') showMessage(data, event.lastEventId);
+    if (event.topic !== null && event.type === 'message') showMessage({ ...data, timestamp: event.timestamp }, event.id);
     // A resume point older than the room's retention: what is still kept follows.
-    else if (data.type === 'reset') systemLine('Some earlier messages are no longer kept; showing what is.');
+    else if (event.topic === null && data.type === 'reset') systemLine('Some earlier messages are no longer kept; showing what is.');
   });
+  setPill(status, pillStateOf({ status: topics.status }));
+  const open = topics.status === 'open';
+  input.disabled = !open;
+  sendButton.disabled = !open;
   leave.disabled = false;
 }
 
@@ -95,8 +114,8 @@ join.addEventListener('submit', (event) => {
 });
 
 leave.addEventListener('click', () => {
-  stream?.close();
-  stream = null;
+  unsubscribe?.();
+  unsubscribe = null;
   setPill(status, 'closed');
   input.disabled = true;
   sendButton.disabled = true;
@@ -120,7 +139,7 @@ composer.addEventListener('submit', async (event) => {
   } catch (error) {
     setNotice(notice, `Could not send: ${String(error)}`, 'error');
   } finally {
-    sendButton.disabled = stream?.status !== 'open';
+    sendButton.disabled = !unsubscribe || topics.status !== 'open';
     input.focus();
   }
 });

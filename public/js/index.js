@@ -1,5 +1,5 @@
 // @ts-check
-import { RivuletStream } from '../rivulet-client.js';
+import { RivuletTopics } from '../rivulet-client.js';
 import { $, pillStateOf, probePost, probeStream, setPill } from './common.js';
 
 /** How each demo's availability is checked: stream endpoints are opened and hung up, POST ones validated. */
@@ -37,13 +37,14 @@ for (const [name, probe] of Object.entries(PROBES)) {
   });
 }
 
-// The ticker is live on the card itself.
+// The ticker is live on the card itself: topic `ticker` of the multiplexed stream, on the one
+// connection every tab of this origin shares (the chat page's rooms ride on it too).
 const tickerPill = $('#status-replay');
 const tickerLine = $('#live-replay');
 tickerLine.textContent = 'Waiting for the next ticker message…';
-const ticker = new RivuletStream('/events', { resume: false, storage: null });
-ticker.onStatus((change) => setPill(tickerPill, pillStateOf(change)));
-ticker.on('message', (event) => {
-  const data = /** @type {{type?: string, id?: string, message?: string}} */ (event.data);
-  if (data?.type === 'message') tickerLine.textContent = `#${data.id} · ${data.message}`;
+const topics = new RivuletTopics();
+topics.onStatus((change) => setPill(tickerPill, pillStateOf(change)));
+topics.subscribe('ticker', (event) => {
+  const data = /** @type {{message?: string}} */ (event.data);
+  if (event.topic === 'ticker' && typeof data?.message === 'string') tickerLine.textContent = `#${event.id} · ${data.message}`;
 });

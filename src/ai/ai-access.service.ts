@@ -1,5 +1,4 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
-import type { Request } from 'express';
 import { AccessService } from '../auth/access.service';
 import type { Principal } from '../auth/principal';
 import { AI_TOPIC_PREFIX, aiTopic } from './ai-events';
@@ -16,10 +15,8 @@ export const AI_START_SCOPE = `${AI_TOPIC_PREFIX}*`;
  * Whose share of AI_MAX_GENERATIONS_PER_USER a start takes: the user (`sub`), or the client's
  * address in open mode (and for a token without `sub`).
  */
-export function generationQuotaKey(req: Request, owner: string | undefined): string {
-  return owner !== undefined
-    ? `user:${owner}`
-    : `address:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+export function generationQuotaKey(ip: string | undefined, owner: string | undefined): string {
+  return owner !== undefined ? `user:${owner}` : `address:${ip ?? 'unknown'}`;
 }
 
 /**
@@ -42,9 +39,9 @@ export class AiAccessService {
   ) {}
 
   /** Checks the caller may start a generation; returns the owner to record (its `sub`). */
-  async authorizeStart(req: Request): Promise<string | undefined> {
-    const principal = await this.access.authorize(req, 'publish', [AI_START_SCOPE]);
-    return principal?.sub;
+  authorizeStart(caller: Principal | undefined): string | undefined {
+    this.access.check(caller, 'publish', [AI_START_SCOPE]);
+    return caller?.sub;
   }
 
   /**
@@ -52,9 +49,8 @@ export class AiAccessService {
    * anyone; with auth on, a valid token (401 otherwise, whatever the message). Returns the owner
    * whose own generations the lookup may consider (its `sub`).
    */
-  async authorizeSeedLookup(req: Request): Promise<{ owner: string | undefined }> {
+  authorizeSeedLookup(principal: Principal | undefined): { owner: string | undefined } {
     if (this.access.openMode) return { owner: undefined };
-    const principal = await this.access.identify(req);
     if (!principal) {
       throw new UnauthorizedException('An access token is required to resume an AI answer');
     }
@@ -62,9 +58,9 @@ export class AiAccessService {
   }
 
   /** Whether the caller may read a generation (owner, or subscribe scope on it), without throwing. */
-  async mayRead(req: Request, generationId: string): Promise<boolean> {
+  async mayRead(caller: Principal | undefined, generationId: string): Promise<boolean> {
     try {
-      await this.authorizeRead(req, generationId);
+      await this.authorizeRead(caller, generationId);
       return true;
     } catch (error) {
       if (error instanceof UnauthorizedException || error instanceof ForbiddenException)
@@ -73,16 +69,14 @@ export class AiAccessService {
     }
   }
 
-  async authorizeRead(req: Request, generationId: string): Promise<void> {
+  async authorizeRead(principal: Principal | undefined, generationId: string): Promise<void> {
     if (this.access.openMode) return;
-    const principal = await this.access.identify(req);
     if (await this.isOwnerOrAdmin(principal, generationId)) return;
     this.access.check(principal, 'subscribe', [aiTopic(generationId)]);
   }
 
-  async authorizeCancel(req: Request, generationId: string): Promise<void> {
+  async authorizeCancel(principal: Principal | undefined, generationId: string): Promise<void> {
     if (this.access.openMode) return;
-    const principal = await this.access.identify(req);
     if (!principal)
       throw new UnauthorizedException('An access token is required to cancel a generation');
     if (await this.isOwnerOrAdmin(principal, generationId)) return;

@@ -4,6 +4,7 @@ import {
   Delete,
   HttpCode,
   HttpStatus,
+  Ip,
   NotFoundException,
   Param,
   Query,
@@ -11,6 +12,8 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { CurrentPrincipal, ResolveCaller } from '../auth/caller.guard';
+import type { Principal } from '../auth/principal';
 import { defer, from, Observable, of, switchMap } from 'rxjs';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
@@ -33,6 +36,7 @@ import { aiEvents, cancelOutcomeSchema } from './dto/ai-events.dto';
 /** AI answers. Access (AUTH_JWT_SECRET set) is checked before any stream starts: see AiAccessService. */
 @ApiTags('ai')
 @Controller('api')
+@ResolveCaller()
 export class AiController {
   constructor(
     private readonly generations: GenerationService,
@@ -63,6 +67,8 @@ export class AiController {
   @ApiErrors(404)
   async chat(
     @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
+    @Ip() ip: string,
     @Query('message') rawMessage: unknown,
     @Query('pace') rawPace: unknown,
     @LastEventId() lastEventId: string | undefined,
@@ -70,19 +76,19 @@ export class AiController {
     const message = parseMessageQuery(rawMessage);
     const pace = parsePace(rawPace);
     if (lastEventId === undefined) {
-      const owner = await this.access.authorizeStart(req);
+      const owner = this.access.authorizeStart(caller);
       if (req.method === 'HEAD') return of(SSE_OPEN);
       const promptKey = GenerationService.promptKey(message, owner);
       return this.startAndStream([{ role: 'user', content: message }], pace, {
         promptKey,
         owner,
-        quotaKey: generationQuotaKey(req, owner),
+        quotaKey: generationQuotaKey(ip, owner),
       });
     }
-    const { owner } = await this.access.authorizeSeedLookup(req);
+    const { owner } = this.access.authorizeSeedLookup(caller);
     const promptKey = GenerationService.promptKey(message, owner);
     const generationId = await this.generations.findByEvent(promptKey, lastEventId);
-    if (generationId === undefined || !(await this.access.mayRead(req, generationId))) {
+    if (generationId === undefined || !(await this.access.mayRead(caller, generationId))) {
       throw new NotFoundException(
         'None of your generations of this message holds that Last-Event-ID (it expired, or another store ran it); ask again without it',
       );
@@ -100,15 +106,16 @@ export class AiController {
     description: 'chunk (as the model produces it) or char (one event per character)',
   })
   @ApiErrors(413)
-  async chatPost(
-    @Req() req: Request,
+  chatPost(
+    @CurrentPrincipal() caller: Principal | undefined,
+    @Ip() ip: string,
     @Body() body: unknown,
     @Query('pace') rawPace: unknown,
-  ): Promise<Observable<SseEmission>> {
-    const owner = await this.access.authorizeStart(req);
+  ): Observable<SseEmission> {
+    const owner = this.access.authorizeStart(caller);
     const messages = parseChatRequest(body);
     const pace = parsePace(rawPace);
-    return this.startAndStream(messages, pace, { owner, quotaKey: generationQuotaKey(req, owner) });
+    return this.startAndStream(messages, pace, { owner, quotaKey: generationQuotaKey(ip, owner) });
   }
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */
@@ -121,14 +128,14 @@ export class AiController {
   })
   @ApiErrors(404)
   async resume(
-    @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('generationId') rawId: string,
     @Query('pace') rawPace: unknown,
     @LastEventId() lastEventId: string | undefined,
   ): Promise<Observable<SseEmission>> {
     const generationId = parseGenerationId(rawId);
     const pace = parsePace(rawPace);
-    await this.access.authorizeRead(req, generationId);
+    await this.access.authorizeRead(caller, generationId);
     return this.generations.stream(generationId, lastEventId, pace);
   }
 
@@ -143,12 +150,12 @@ export class AiController {
   @ApiErrors(401, 403, 404, 503)
   @HttpCode(HttpStatus.ACCEPTED)
   async cancel(
-    @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('generationId') rawId: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ generationId: string; status: 'cancelled' | 'finished' }> {
     const generationId = parseGenerationId(rawId);
-    await this.access.authorizeCancel(req, generationId);
+    await this.access.authorizeCancel(caller, generationId);
     const outcome = await this.generations.cancel(generationId);
     if (outcome === 'finished') res.status(HttpStatus.OK);
     return { generationId, status: outcome };

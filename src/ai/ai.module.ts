@@ -1,10 +1,17 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { REDIS_KEY_PREFIX } from '../event-log/event-log.module';
+import { EventLogModule, REDIS_KEY_PREFIX } from '../event-log/event-log.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { SseModule } from '../sse/sse.module';
 import { AiAccessService } from './ai-access.service';
 import { AiMetrics } from './ai-metrics';
 import { AI_PROVIDER, AiProvider } from './ai-provider';
 import { AiController } from './ai.controller';
+import { DetachGrace } from './detach-grace';
+import { GenerationAdmission } from './generation-admission';
+import { GenerationCancels } from './generation-cancels';
+import { GenerationReader } from './generation-reader';
 import { GenerationService } from './generation.service';
 import { DemoAiProvider } from './providers/demo-ai.provider';
 import { OpenAiProvider } from './providers/openai.provider';
@@ -41,6 +48,7 @@ export function createReaderPresence(config: AppConfig): ReaderPresence {
 }
 
 @Module({
+  imports: [SseModule, AuthModule, EventLogModule, MetricsModule],
   controllers: [AiController],
   providers: [
     {
@@ -53,6 +61,10 @@ export function createReaderPresence(config: AppConfig): ReaderPresence {
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => createReaderPresence(config),
     },
+    GenerationAdmission,
+    GenerationCancels,
+    DetachGrace,
+    GenerationReader,
     GenerationService,
     AiAccessService,
     AiMetrics,

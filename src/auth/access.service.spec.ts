@@ -27,9 +27,7 @@ describe(AccessService.name, () => {
       expect(access.openMode).toBe(true);
       expect(() => access.check(undefined, 'publish', ['anything'])).not.toThrow();
       await expect(
-        access.authorize({ headers: { authorization: 'Bearer garbage' }, query: {} }, 'subscribe', [
-          'user:x',
-        ]),
+        access.identify({ headers: { authorization: 'Bearer garbage' }, query: {} }),
       ).resolves.toBeUndefined();
     });
   });

@@ -83,19 +83,10 @@ export class AccessService {
     return token === undefined ? undefined : this.verify(token);
   }
 
-  /** Checks that the request may `action` every topic; returns its principal (undefined in open mode). */
-  async authorize(
-    req: TokenSource,
-    action: AccessAction,
-    topics: readonly string[],
-  ): Promise<Principal | undefined> {
-    if (this.openMode) return undefined;
-    const principal = await this.identify(req);
-    this.check(principal, action, topics);
-    return principal;
-  }
-
-  /** The scope check alone (no-op in open mode); throws 401 or 403. */
+  /**
+   * Checks that `principal` (the caller, see CallerGuard) may `action` every topic. No-op in open
+   * mode; 401 when a token is needed and none was given, 403 without the scope.
+   */
   check(principal: Principal | undefined, action: AccessAction, topics: readonly string[]): void {
     if (this.openMode) return;
     for (const topic of topics) {

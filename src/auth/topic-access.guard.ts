@@ -7,8 +7,9 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
 import { AccessService } from './access.service';
+import type { TokenSource } from './access-token';
+import { CallerGuard, principalOf } from './caller.guard';
 import type { AccessAction } from './principal';
 
 const TOPIC_ACCESS = 'rivulet:topic-access';
@@ -18,7 +19,10 @@ interface TopicAccessRule {
   topics: readonly string[];
 }
 
-/** Checks access to fixed topics before the handler runs (401/403 as JSON, before any stream starts). */
+/**
+ * Checks access to fixed topics before the handler runs (401/403 as JSON, before any stream starts),
+ * for the caller CallerGuard resolved.
+ */
 @Injectable()
 export class TopicAccessGuard implements CanActivate {
   constructor(
@@ -26,17 +30,14 @@ export class TopicAccessGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean {
     const rule = this.reflector.get<TopicAccessRule | undefined>(
       TOPIC_ACCESS,
       context.getHandler(),
     );
     if (!rule) return true;
-    await this.access.authorize(
-      context.switchToHttp().getRequest<Request>(),
-      rule.action,
-      rule.topics,
-    );
+    const caller = principalOf(context.switchToHttp().getRequest<TokenSource>());
+    this.access.check(caller, rule.action, rule.topics);
     return true;
   }
 }
@@ -48,6 +49,6 @@ export class TopicAccessGuard implements CanActivate {
 export function RequireTopicAccess(action: AccessAction, ...topics: string[]): MethodDecorator {
   return applyDecorators(
     SetMetadata(TOPIC_ACCESS, { action, topics }),
-    UseGuards(TopicAccessGuard),
+    UseGuards(CallerGuard, TopicAccessGuard),
   );
 }

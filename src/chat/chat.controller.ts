@@ -11,6 +11,7 @@ import {
 import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { AccessService } from '../auth/access.service';
+import { CurrentPrincipal, ResolveCaller } from '../auth/caller.guard';
 import type { Principal } from '../auth/principal';
 import { parseJsonBody } from '../common/json-body';
 import { LastEventId } from '../sse/last-event-id';
@@ -28,6 +29,7 @@ const ROOM_ID_PARAM = { schema: roomIdSchema, pipes: [schemaParam] };
 
 @ApiTags('chat')
 @Controller('api/chat')
+@ResolveCaller()
 export class ChatController {
   constructor(
     private readonly chat: ChatService,
@@ -36,12 +38,12 @@ export class ChatController {
 
   /** A room's messages (seed); a reconnect with Last-Event-ID replays what it missed. */
   @SseEndpoint(':roomId', 'chat', { events: chatEvents })
-  async room(
-    @Req() req: Request,
+  room(
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('roomId', ROOM_ID_PARAM) roomId: string,
     @LastEventId() lastEventId: string | undefined,
-  ): Promise<Observable<SseEmission>> {
-    await this.access.authorize(req, 'subscribe', [roomTopic(roomId)]);
+  ): Observable<SseEmission> {
+    this.access.check(caller, 'subscribe', [roomTopic(roomId)]);
     return this.chat.stream(roomId, lastEventId);
   }
 
@@ -57,11 +59,12 @@ export class ChatController {
   @HttpCode(HttpStatus.CREATED)
   async post(
     @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('roomId', ROOM_ID_PARAM) roomId: string,
   ): Promise<{ success: true; id: string }> {
-    const principal = await this.access.authorize(req, 'publish', [roomTopic(roomId)]);
+    this.access.check(caller, 'publish', [roomTopic(roomId)]);
     const body = parseJsonBody(req, chatMessageSchema);
-    const user = this.access.openMode ? body.user : authorOf(principal);
+    const user = this.access.openMode ? body.user : authorOf(caller);
     if (user === undefined) throw new BadRequestException('user: is required (a string)');
     const event = await this.chat.post(roomId, { user, text: body.text });
     return { success: true, id: event.id };

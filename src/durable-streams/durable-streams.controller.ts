@@ -26,6 +26,7 @@ import { DrainService } from '../lifecycle/drain.service';
 import { ConnectionRegistry } from '../sse/connection-registry.service';
 import { openingFrame, protocolFrame } from '../sse/sse-serializer';
 import { AbandonedBodyException, readRawBody } from './raw-body';
+import { coalesced } from './coalesced';
 import type { DurableControlEvent } from './dto/durable-stream-events.dto';
 import {
   ApiAppendToStream,
@@ -327,8 +328,6 @@ export class DurableStreamsController {
     const ip = this.admit(req);
     return new Promise<ReadResult | undefined>((resolve, reject) => {
       let finished = false;
-      let checking = false;
-      let again = false;
       let last: ReadResult | undefined;
       const finish = (value: ReadResult | undefined, error?: unknown) => {
         if (finished) return;
@@ -341,27 +340,16 @@ export class DurableStreamsController {
           reject(error instanceof Error ? error : new Error('long-poll failed'));
         else resolve(value);
       };
-      const check = async (): Promise<void> => {
-        if (checking) {
-          again = true;
-          return;
-        }
-        checking = true;
+      const check = coalesced(async () => {
         try {
-          do {
-            again = false;
-            last = await this.streams.read(path, after);
-            if (last.messages.length > 0 || last.state.closed) {
-              finish(last);
-              return;
-            }
-          } while (again && !finished);
+          last = await this.streams.read(path, after);
+          if (last.messages.length > 0 || last.state.closed) finish(last);
+          return !finished;
         } catch (error) {
           finish(undefined, error);
-        } finally {
-          checking = false;
+          return false;
         }
-      };
+      });
       const onClose = () => finish(undefined);
       const unsubscribe = this.streams.watch(path, () => void check());
       const timer = setTimeout(() => {
@@ -403,51 +391,38 @@ export class DurableStreamsController {
     const connection = this.registry.open(res, 'durable-stream', ip);
     let after = from;
     let cursor = clientCursor;
-    let running = false;
-    let again = false;
-    const push = async (): Promise<void> => {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
+    const push = coalesced(async () => {
       try {
-        do {
-          again = false;
-          const result = await this.streams.read(path, after);
-          if (connection.closed) return;
-          let frames = '';
-          if (result.messages.length > 0)
-            frames += protocolFrame('data', sseData(result.state, result.messages, base64));
-          after = result.next;
-          if (result.closedAtTail) {
-            const closed: DurableControlEvent = {
-              streamNextOffset: result.next,
-              streamClosed: true,
-            };
-            frames += protocolFrame('control', JSON.stringify(closed));
-            connection.send(frames, this.registry.clock());
-            connection.end('completed');
-            return;
-          }
-          cursor = responseCursor(cursor);
-          const control: DurableControlEvent = {
-            streamNextOffset: result.next,
-            streamCursor: cursor,
-            upToDate: true,
-          };
-          frames += protocolFrame('control', JSON.stringify(control));
+        const result = await this.streams.read(path, after);
+        if (connection.closed) return false;
+        let frames = '';
+        if (result.messages.length > 0)
+          frames += protocolFrame('data', sseData(result.state, result.messages, base64));
+        after = result.next;
+        if (result.closedAtTail) {
+          const closed: DurableControlEvent = { streamNextOffset: result.next, streamClosed: true };
+          frames += protocolFrame('control', JSON.stringify(closed));
           connection.send(frames, this.registry.clock());
-        } while (again && !connection.closed);
+          connection.end('completed');
+          return false;
+        }
+        cursor = responseCursor(cursor);
+        const control: DurableControlEvent = {
+          streamNextOffset: result.next,
+          streamCursor: cursor,
+          upToDate: true,
+        };
+        frames += protocolFrame('control', JSON.stringify(control));
+        connection.send(frames, this.registry.clock());
+        return !connection.closed;
       } catch (error) {
         // The stream went away (deleted, expired) or the store is down: end; the client reconnects.
         if (!(error instanceof HttpException) && !(error instanceof StoreUnavailableError))
           this.logger.error(error);
         connection.end('error');
-      } finally {
-        running = false;
+        return false;
       }
-    };
+    });
     const unsubscribe = this.streams.watch(path, () => void push());
     // Closed now and then so CDNs can collapse readers (the client resumes from its last offset).
     const lifetime = setTimeout(() => connection.end('completed'), this.config.durable.sseMaxMs);

@@ -198,6 +198,15 @@ export class DurableStreamsService {
       const { producer } = request;
       const producerHeaders = (seq: number): Record<string, string> =>
         producer ? { 'Producer-Epoch': String(producer.epoch), 'Producer-Seq': String(seq) } : {};
+      /** 204 for a stream that is (now) closed, acknowledging producer sequence `seq`. */
+      const closedResult = (seq: number): AppendResult => ({
+        status: 204,
+        headers: {
+          'Stream-Next-Offset': state.tail,
+          'Stream-Closed': 'true',
+          ...producerHeaders(seq),
+        },
+      });
       const closedAnswer = (): never => {
         throw new DurableStreamError(409, 'The stream is closed', {
           'Stream-Closed': 'true',
@@ -216,43 +225,18 @@ export class DurableStreamsService {
         // Close only (its Content-Type does not matter).
         if (state.closed) {
           if (producer && !sameCloser) closedAnswer();
-          return {
-            result: {
-              status: 204,
-              headers: {
-                'Stream-Next-Offset': state.tail,
-                'Stream-Closed': 'true',
-                ...producerHeaders(producer?.seq ?? 0),
-              },
-            },
-          };
+          return { result: closedResult(producer?.seq ?? 0) };
         }
         if (producer) {
           const verdict = checkProducer(state, producer);
           if (verdict.status === 'duplicate') {
-            return {
-              result: {
-                status: 204,
-                headers: {
-                  'Stream-Next-Offset': state.tail,
-                  'Stream-Closed': 'true',
-                  ...producerHeaders(verdict.lastSeq),
-                },
-              },
-            };
+            return { result: closedResult(verdict.lastSeq) };
           }
           this.refuseProducer(verdict);
         }
         return {
           event: { type: DS_EVENT.close, data: { producer } },
-          result: {
-            status: 204,
-            headers: {
-              'Stream-Next-Offset': state.tail,
-              'Stream-Closed': 'true',
-              ...producerHeaders(producer?.seq ?? 0),
-            },
-          },
+          result: closedResult(producer?.seq ?? 0),
         };
       }
       if (request.contentType === undefined) {
@@ -260,16 +244,7 @@ export class DurableStreamsService {
       }
       if (state.closed) {
         if (sameCloser) {
-          return {
-            result: {
-              status: 204,
-              headers: {
-                'Stream-Next-Offset': state.tail,
-                'Stream-Closed': 'true',
-                ...producerHeaders(producer.seq),
-              },
-            },
-          };
+          return { result: closedResult(producer.seq) };
         }
         closedAnswer();
       }

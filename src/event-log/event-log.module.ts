@@ -1,4 +1,4 @@
-import { Global, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EVENT_LOG, EventLog } from './event-log';
 import { InMemoryEventLog } from './in-memory-event-log';
@@ -40,7 +40,6 @@ export function createLeaderElection(config: AppConfig['store']): LeaderElection
   }
 }
 
-@Global()
 @Module({
   providers: [
     {

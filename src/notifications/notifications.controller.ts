@@ -12,6 +12,8 @@ import {
 import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { AccessService } from '../auth/access.service';
+import { CurrentPrincipal, ResolveCaller } from '../auth/caller.guard';
+import type { Principal } from '../auth/principal';
 import { parseJsonBody } from '../common/json-body';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
@@ -25,6 +27,7 @@ import { notificationEvents, notificationSentSchema } from './dto/notification-e
 
 @ApiTags('notifications')
 @Controller('api/notifications')
+@ResolveCaller()
 export class NotificationsController {
   constructor(
     private readonly notifications: NotificationsService,
@@ -43,15 +46,14 @@ export class NotificationsController {
     type: String,
     description: "open mode: whose notifications; with auth, the token's sub (or the same user)",
   })
-  async stream(
-    @Req() req: Request,
+  stream(
+    @CurrentPrincipal() principal: Principal | undefined,
     @Query('userId') rawUserId: unknown,
     @LastEventId() lastEventId: string | undefined,
-  ): Promise<Observable<SseEmission>> {
+  ): Observable<SseEmission> {
     const asked = parseUserId(rawUserId);
     let userId = asked;
     if (!this.access.openMode) {
-      const principal = await this.access.identify(req);
       if (asked !== undefined && principal?.sub !== asked) {
         throw principal
           ? new ForbiddenException(`${userTopic(asked)} belongs to another user`)
@@ -76,8 +78,10 @@ export class NotificationsController {
   })
   @ApiErrors(400, 401, 403, 413, 503)
   @HttpCode(HttpStatus.ACCEPTED)
-  async send(@Req() req: Request): Promise<{ id: string; ids?: string[] }> {
-    const principal = await this.access.identify(req);
+  async send(
+    @Req() req: Request,
+    @CurrentPrincipal() principal: Principal | undefined,
+  ): Promise<{ id: string; ids?: string[] }> {
     if (!this.access.openMode && !principal) {
       throw new UnauthorizedException('An access token is required to send notifications');
     }

@@ -216,7 +216,6 @@ export class SseResponseWriter implements SseSink {
     this.options = undefined;
     const socket = res.socket;
     socket?.setNoDelay(true);
-    socket?.setKeepAlive(true);
     socket?.setTimeout(0);
     const headers: Record<string, string> = {
       ...options.extraHeaders,

@@ -193,6 +193,10 @@ export class SseRouteListener {
     request.params = params as Record<string, string>;
     request.startedAt = Date.now();
     res.on('close', this.logEnd);
+    // A stream request has no body to wait for: reading it to its end now lets node:http finish
+    // with the request at once. Left unread, the request is still "incoming" when the client goes,
+    // and node:http destroys it with an ECONNRESET error whose stack it formats, on every close.
+    req.resume();
     this.runMiddlewares(request, res, 0, route);
     return true;
   }

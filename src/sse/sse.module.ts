@@ -1,4 +1,4 @@
-import { Global, Logger, Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { config as rxjsConfig } from 'rxjs';
 import { ConnectionRegistry } from './connection-registry.service';
@@ -16,7 +16,7 @@ export function containUnhandledRxjsErrors(logger = new Logger('RxJS')): void {
     logger.error(`a subscriber threw; contained: ${String(error)}`, (error as Error)?.stack);
 }
 
-@Global()
+/** The stream engine: every module with an @SseEndpoint controller imports it (its interceptor's registry). */
 @Module({
   imports: [DiscoveryModule],
   providers: [ConnectionRegistry, SseInterceptor, SseRouteListener],

@@ -2,6 +2,8 @@ import { Controller, HttpCode, HttpStatus, Param, Post, Query, Req } from '@nest
 import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { AccessService } from '../auth/access.service';
+import { CurrentPrincipal, ResolveCaller } from '../auth/caller.guard';
+import type { Principal } from '../auth/principal';
 import { parseJsonBody } from '../common/json-body';
 import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
@@ -16,6 +18,7 @@ import { topicEvents } from './dto/topic-events.dto';
 
 @ApiTags('topics')
 @Controller('api')
+@ResolveCaller()
 export class TopicsController {
   constructor(
     private readonly topics: TopicsService,
@@ -30,26 +33,22 @@ export class TopicsController {
     type: [String],
     description: 'topics to multiplex (repeat it, or a,b); at most 32',
   })
-  async events(
-    @Req() req: Request,
+  events(
+    @CurrentPrincipal() caller: Principal | undefined,
     @Query('topic') topic: unknown,
     @LastEventId() lastEventId: string | undefined,
-  ): Promise<Observable<SseEmission>> {
-    const topics = parseTopicList(topic);
-    await this.access.authorize(req, 'subscribe', topics);
-    return this.topics.stream(topics, lastEventId);
+  ): Observable<SseEmission> {
+    return this.subscribe(caller, parseTopicList(topic), lastEventId);
   }
 
   /** The seed's channel stream: `/api/stream/a,b`, same events as /api/events. */
   @SseEndpoint('stream/:channels', 'topics', { events: topicEvents })
-  async channels(
-    @Req() req: Request,
+  channels(
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('channels') channels: string,
     @LastEventId() lastEventId: string | undefined,
-  ): Promise<Observable<SseEmission>> {
-    const topics = parseTopicList(channels);
-    await this.access.authorize(req, 'subscribe', topics);
-    return this.topics.stream(topics, lastEventId);
+  ): Observable<SseEmission> {
+    return this.subscribe(caller, parseTopicList(channels), lastEventId);
   }
 
   /** Publishes `{type?, data}` to one topic: 202 with the event id. */
@@ -58,11 +57,24 @@ export class TopicsController {
   @ApiResponse({ status: 202, description: 'published', standardSchema: publishedSchema })
   @ApiErrors(400, 401, 403, 413, 503)
   @HttpCode(HttpStatus.ACCEPTED)
-  async publish(@Req() req: Request, @Param('topic') rawTopic: string): Promise<{ id: string }> {
+  async publish(
+    @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
+    @Param('topic') rawTopic: string,
+  ): Promise<{ id: string }> {
     const topic = parseTopic(rawTopic);
-    await this.access.authorize(req, 'publish', [topic]);
+    this.access.check(caller, 'publish', [topic]);
     const body = parseJsonBody(req, publishEventSchema);
     const event = await this.topics.publish(topic, body.type, body.data);
     return { id: event.id };
+  }
+
+  private subscribe(
+    caller: Principal | undefined,
+    topics: string[],
+    lastEventId: string | undefined,
+  ): Observable<SseEmission> {
+    this.access.check(caller, 'subscribe', topics);
+    return this.topics.stream(topics, lastEventId);
   }
 }

@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
+import { SseModule } from '../sse/sse.module';
 import { TypewriterController } from './typewriter.controller';
 import { TypewriterService } from './typewriter.service';
 
-@Module({ controllers: [TypewriterController], providers: [TypewriterService] })
+@Module({
+  imports: [SseModule],
+  controllers: [TypewriterController],
+  providers: [TypewriterService],
+})
 export class TypewriterModule {}

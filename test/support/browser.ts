@@ -7,8 +7,12 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 export const SCREENSHOT_DIR = join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 
-/** Launches headless Chromium with a fresh profile; fails (never skips) when it is not installed. */
-export async function launchChromium(): Promise<Browser> {
+/**
+ * Launches headless Chromium with a fresh profile; fails (never skips) when it is not installed.
+ * `extraArgs` go after the standard flags (e.g. `--ignore-certificate-errors` for the test
+ * certificate of an HTTPS nginx).
+ */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium is required for the browser tests and was not found at ${CHROMIUM_PATH}. ` +
@@ -26,6 +30,7 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       '--disable-quic',
+      ...extraArgs,
     ],
   });
 }

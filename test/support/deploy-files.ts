@@ -191,6 +191,7 @@ export async function resolvedCompose(variables: Record<string, string>): Promis
 
 export interface ComposeService {
   image?: string;
+  pull_policy?: string;
   build?: { context: string };
   container_name?: string;
   ports?: Array<{ published: number; target: number }>;

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import { SignJWT } from 'jose';
 
 export interface JsonResponse {
@@ -12,16 +13,24 @@ export interface JsonResponse {
 export function request(
   url: string,
   method: 'GET' | 'POST' | 'DELETE',
-  options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: {
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+    /** For an https:// URL: the only certificate authority trusted (e.g. a self-signed certificate). */
+    ca?: string;
+  } = {},
 ): Promise<JsonResponse> {
   const body =
     options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = client.request(
       url,
       {
         method,
         agent: false,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
         headers: {
           ...(body !== undefined
             ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
@@ -54,10 +63,11 @@ export function post(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
+  tls: { ca?: string } = {},
 ): Promise<JsonResponse> {
   return typeof body === 'string'
-    ? request(url, 'POST', { rawBody: body, headers })
-    : request(url, 'POST', { body, headers });
+    ? request(url, 'POST', { rawBody: body, headers, ...tls })
+    : request(url, 'POST', { body, headers, ...tls });
 }
 
 /** Resolves once `condition` holds, checking every few ms; rejects after `timeoutMs`. */

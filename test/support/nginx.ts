@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   accessSync,
   chmodSync,
@@ -21,7 +21,10 @@ import path from 'node:path';
  * servers on loopback ports. Every file of nginx/ is copied unchanged into a temporary prefix; only
  * the per-environment includes are written for the test:
  *   upstream.conf            `server 127.0.0.1:<port> <the reference server line's parameters>;`
- *   listen.conf              `listen 127.0.0.1:<free port>;`
+ *   listen.conf              `listen 127.0.0.1:<free port>[ ssl[ http2]];` (see `protocol`)
+ *   redirect-listen.conf     `listen 127.0.0.1:<another free port>;` + the HTTPS port to redirect to
+ *   certificate.conf         a self-signed certificate for 127.0.0.1 / localhost, made once per run
+ *                            by scripts/tls-self-signed.mjs (the compose stack's one-shot)
  *   timeouts.conf            only when `readTimeout` is given
  *   conf.d/test-paths.conf   temp directories inside the prefix (the build defaults are system paths)
  * and the pid file is set with -g, the startup error log with -e, so nothing outside the prefix is
@@ -30,9 +33,25 @@ import path from 'node:path';
 
 export const NGINX_CONFIG_DIR = path.resolve(__dirname, '../../nginx');
 
+/**
+ * How the main server block is reached:
+ *   'http'   plain HTTP/1.1 (the server block's directives, without TLS: most proxy tests)
+ *   'https'  TLS, HTTP/1.1 only (what a browser sees from an nginx without HTTP/2)
+ *   'h2'     TLS with HTTP/2 offered by ALPN (and HTTP/1.1 for clients that do not ask for h2):
+ *            the reference listen.conf, in the `listen ... ssl http2` form of Debian's nginx 1.22
+ *            (the reference file's `http2 on;` needs nginx >= 1.25.1)
+ */
+export type NginxProtocol = 'http' | 'https' | 'h2';
+
 export interface NginxOptions {
   /** Loopback ports of the app replicas (the upstream group). */
   upstreams: number[];
+  /** 'http' unless given. */
+  protocol?: NginxProtocol;
+  /** The certificate and key files to serve (default: one made for the test run, testCertificate()). */
+  certificate?: { certFile: string; keyFile: string };
+  /** Replaces hsts.conf (off in the reference) with these directives. */
+  hsts?: string;
   /** Replaces timeouts.conf with `proxy_read_timeout <value>;`, e.g. '1s'. */
   readTimeout?: string;
   /**
@@ -44,8 +63,12 @@ export interface NginxOptions {
 
 export interface RunningNginx {
   port: number;
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>, or https:// for the TLS protocols. */
   url: string;
+  /** The plain-HTTP server that redirects to `url` (redirect-listen.conf). */
+  redirectPort: number;
+  /** The self-signed certificate the server presents (PEM), to trust it in a client. */
+  certificate: string;
   /** What nginx wrote to stdout (access log) and stderr (error log) so far. */
   logs(): string;
   /** Fast shutdown (SIGTERM), waits for the master to exit, removes the prefix. */
@@ -81,7 +104,7 @@ export function nginxBinary(): string {
 export async function testNginxConfig(
   options: NginxOptions,
 ): Promise<{ ok: boolean; output: string }> {
-  const prefix = preparePrefix(options, await freePort());
+  const prefix = preparePrefix(options, await freePort(), await freePort());
   try {
     const nginx = spawnNginx(prefix, ['-t']);
     const code = await nginx.exited;
@@ -96,7 +119,7 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const attempts = 3;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(options, await freePort());
+      return await startOnce(options, await freePort(), await freePort());
     } catch (error) {
       // The free port can be taken between our probe and nginx's bind(); try another one.
       const portTaken = error instanceof Error && error.message.includes('Address already in use');
@@ -105,8 +128,12 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   }
 }
 
-async function startOnce(options: NginxOptions, port: number): Promise<RunningNginx> {
-  const prefix = preparePrefix(options, port);
+async function startOnce(
+  options: NginxOptions,
+  port: number,
+  redirectPort: number,
+): Promise<RunningNginx> {
+  const prefix = preparePrefix(options, port, redirectPort);
   const nginx = spawnNginx(prefix, ['-g', `daemon off; pid ${prefix}/nginx.pid;`]);
   let running = true;
   void nginx.exited.then(() => (running = false));
@@ -130,7 +157,9 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
     await stop();
     throw error;
   }
-  return { port, url: `http://127.0.0.1:${port}`, logs, stop };
+  const scheme = (options.protocol ?? 'http') === 'http' ? 'http' : 'https';
+  const certificate = readFileSync((options.certificate ?? testCertificate()).certFile, 'utf8');
+  return { port, url: `${scheme}://127.0.0.1:${port}`, redirectPort, certificate, logs, stop };
 }
 
 /**
@@ -161,7 +190,7 @@ function baseArgs(prefix: string): string[] {
   return ['-e', 'stderr', '-p', `${prefix}/`, '-c', 'nginx.conf'];
 }
 
-function preparePrefix(options: NginxOptions, port: number): string {
+function preparePrefix(options: NginxOptions, port: number, redirectPort: number): string {
   if (options.upstreams.length === 0) throw new Error('nginx needs at least one upstream port');
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'rivulet-nginx-'));
   // Workers drop to an unprivileged user when the master runs as root; they must reach the temp
@@ -175,7 +204,15 @@ function preparePrefix(options: NginxOptions, port: number): string {
     'upstream.conf',
     options.upstreams.map((p) => `server 127.0.0.1:${p}${parameters};\n`).join(''),
   );
-  write('listen.conf', `listen 127.0.0.1:${port};\n`);
+  const protocol = options.protocol ?? 'http';
+  const flags = { http: '', https: ' ssl', h2: ' ssl http2' }[protocol];
+  write('listen.conf', `listen 127.0.0.1:${port}${flags};\n`);
+  write(
+    'redirect-listen.conf',
+    `listen 127.0.0.1:${redirectPort};\nset $rivulet_https_port ${port};\n`,
+  );
+  const { certFile, keyFile } = options.certificate ?? testCertificate();
+  write('certificate.conf', `ssl_certificate ${certFile};\nssl_certificate_key ${keyFile};\n`);
   if (options.readTimeout !== undefined) {
     write('timeouts.conf', `proxy_read_timeout ${options.readTimeout};\n`);
   }
@@ -187,6 +224,7 @@ function preparePrefix(options: NginxOptions, port: number): string {
       .join(''),
   );
 
+  if (options.hsts !== undefined) write('hsts.conf', `${options.hsts}\n`);
   if (options.editServerConf) {
     const file = path.join(prefix, 'conf.d/rivulet.conf');
     const before = readFileSync(file, 'utf8');
@@ -269,4 +307,29 @@ export function waitUntilAccepting(
     };
     attempt();
   });
+}
+
+interface TestCertificate {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+}
+
+let certificate: TestCertificate | undefined;
+
+/**
+ * A self-signed certificate for localhost and 127.0.0.1, made once per test process by the same
+ * script as the compose stack's tls-cert one-shot (scripts/tls-self-signed.mjs), in a directory of
+ * its own that is removed when the process exits. nginx's master reads it before workers start.
+ */
+export function testCertificate(): TestCertificate {
+  if (certificate) return certificate;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-tls-'));
+  const script = path.resolve(__dirname, '../../scripts/tls-self-signed.mjs');
+  execFileSync(process.execPath, [script, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const certFile = path.join(dir, 'fullchain.pem');
+  const keyFile = path.join(dir, 'privkey.pem');
+  certificate = { certFile, keyFile, cert: readFileSync(certFile, 'utf8') };
+  return certificate;
 }

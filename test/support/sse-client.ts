@@ -1,5 +1,6 @@
 import { EventSource, type EventSourceInit } from 'eventsource';
 import http from 'node:http';
+import https from 'node:https';
 
 /** Conditions waited on until something new arrives; each resolves when its check holds. */
 class Waiters {
@@ -119,10 +120,19 @@ export interface RawResponse {
   body: string;
 }
 
-/** A plain GET that reads the whole body (for non-stream answers: 204, 4xx, finished streams). */
-export function get(url: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+/**
+ * A plain GET that reads the whole body (for non-stream answers: 204, 4xx, finished streams). An
+ * https:// URL is verified against `tls.ca` alone when given (a self-signed certificate).
+ */
+export function get(
+  url: string,
+  headers: Record<string, string> = {},
+  tls: { ca?: string } = {},
+): Promise<RawResponse> {
+  const client = url.startsWith('https:') ? https : http;
+  const options = { headers, agent: false, ...(tls.ca === undefined ? {} : { ca: tls.ca }) };
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, agent: false }, (res) => {
+    const req = client.get(url, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

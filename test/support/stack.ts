@@ -2,13 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { FetchLike } from 'eventsource';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { REPO, run, type CommandResult } from './deploy-files';
 import { freePort } from './nginx';
 
 /**
  * The real Dockerfile and docker-compose.yml, run the way users run them: `docker compose up
  * --build --scale app=3` with no variable set and no file created, under a project name of its own
- * and nginx published on a free loopback port.
+ * and nginx published on two free loopback ports (HTTPS with HTTP/2, and plain HTTP that redirects
+ * to it). Clients trust the stack's own self-signed certificate (the tls-cert one-shot's) and
+ * nothing else.
  *
  * Engine: a Docker engine when one answers (`docker version` reaches a server); otherwise podman on
  * this machine, prepared by scripts/podman-setup.sh (stand-in base images, Compose v2), with the
@@ -152,8 +156,14 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface Stack {
   engine: StackEngine;
   project: string;
-  /** nginx as published on the host: http://127.0.0.1:<port> */
+  /** nginx's HTTPS server (HTTP/2) as published on the host: https://127.0.0.1:<port> */
   url: string;
+  /** nginx's plain-HTTP server (redirects to `url`): http://127.0.0.1:<port> */
+  httpUrl: string;
+  /** The certificate nginx serves (PEM), read from nginx's own mount: the only one clients trust. */
+  ca: string;
+  /** fetch (undici's) trusting only `ca`: for EventSource's `fetch` option. */
+  fetch: FetchLike;
   compose(args: string[], options?: { input?: string }): Promise<CommandResult>;
   /** The engine CLI (docker/podman) with the stack's environment. */
   cli(args: string[]): Promise<CommandResult>;
@@ -169,11 +179,17 @@ export async function startStack(options: { replicas: number }): Promise<Stack> 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rivulet-stack-'));
   const engine = await startEngine(dir);
   const project = `rivulet-stack-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const port = await freePort();
+  const httpPort = await freePort();
+  let httpsPort = await freePort();
+  while (httpsPort === httpPort) httpsPort = await freePort();
   // An empty env file: a developer's .env cannot change what a fresh clone gets.
   const envFile = path.join(dir, 'empty.env');
   writeFileSync(envFile, '');
-  const env = { ...engine.env, RIVULET_HTTP_PORT: `127.0.0.1:${port}` };
+  const env = {
+    ...engine.env,
+    RIVULET_HTTP_PORT: `127.0.0.1:${httpPort}`,
+    RIVULET_HTTPS_PORT: `127.0.0.1:${httpsPort}`,
+  };
   const compose = (args: string[], opts: { input?: string } = {}) =>
     run(
       engine.compose[0]!,
@@ -184,11 +200,13 @@ export async function startStack(options: { replicas: number }): Promise<Stack> 
   const label = `label=com.docker.compose.project=${project}`;
 
   let healthchecks: { stop(): Promise<void> } | undefined;
+  let agent: Agent | undefined;
   let disposed = false;
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
     try {
+      await agent?.close();
       await compose(['down', '--volumes', '--remove-orphans', '--timeout', '30']);
       // The image this project built keeps one stable name and loses the project's: the next run's
       // build finds every layer cached, and runs leave no image per project name behind.
@@ -213,7 +231,10 @@ export async function startStack(options: { replicas: number }): Promise<Stack> 
   const stack: Stack = {
     engine,
     project,
-    url: `http://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${httpsPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    ca: '',
+    fetch: () => Promise.reject(new Error('the stack is not up yet')),
     compose,
     cli,
     containers: async (service) => {
@@ -233,6 +254,15 @@ export async function startStack(options: { replicas: number }): Promise<Stack> 
         `compose up failed (${up.code}):\n${up.stderr}\n${logs.stdout}${logs.stderr}`,
       );
     }
+    // nginx started only after tls-cert succeeded, so the certificate is in place.
+    const cert = await compose(['exec', '-T', 'nginx', 'cat', '/etc/rivulet/tls/fullchain.pem']);
+    if (cert.code !== 0 || !cert.stdout.includes('BEGIN CERTIFICATE')) {
+      throw new Error(`no certificate in nginx (${cert.code}):\n${cert.stderr}${cert.stdout}`);
+    }
+    stack.ca = cert.stdout;
+    const tlsAgent = new Agent({ connect: { ca: stack.ca } });
+    agent = tlsAgent;
+    stack.fetch = (url, init) => undiciFetch(url, { ...init, dispatcher: tlsAgent });
     return stack;
   } catch (error) {
     await dispose();

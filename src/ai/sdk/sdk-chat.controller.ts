@@ -1,6 +1,8 @@
-import { Controller, Delete, HttpCode, HttpStatus, Param, Req, Res } from '@nestjs/common';
+import { Controller, Delete, HttpCode, HttpStatus, Ip, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { defer, EMPTY, from, Observable, switchMap } from 'rxjs';
+import { CurrentPrincipal, ResolveCaller } from '../../auth/caller.guard';
+import type { Principal } from '../../auth/principal';
 import { SseEndpoint } from '../../sse/sse-endpoint.decorator';
 import { generationQuotaKey } from '../ai-access.service';
 import type { SseEmission } from '../../sse/sse-message';
@@ -23,6 +25,7 @@ import { sdkChatEvents, stopOutcomeSchema } from './dto/sdk-chat-events.dto';
  */
 @ApiTags('ai-sdk')
 @Controller('api/ai/sdk')
+@ResolveCaller()
 export class SdkChatController {
   constructor(private readonly chats: SdkChatService) {}
 
@@ -34,10 +37,14 @@ export class SdkChatController {
   })
   @ApiJsonBody(sdkChatRequestSchema)
   @ApiErrors(413)
-  async chat(@Req() req: Request): Promise<Observable<SseEmission>> {
-    const owner = await this.chats.authorizeStart(req);
+  chat(
+    @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
+    @Ip() ip: string,
+  ): Observable<SseEmission> {
+    const owner = this.chats.authorizeStart(caller);
     const { chatId, messages } = parseSdkChatRequest(req);
-    const quotaKey = generationQuotaKey(req, owner);
+    const quotaKey = generationQuotaKey(ip, owner);
     return defer(() => from(this.chats.startTurn(chatId, owner, messages, quotaKey))).pipe(
       switchMap((generationId) => this.chats.uiStream(generationId)),
     );
@@ -53,9 +60,12 @@ export class SdkChatController {
     events: sdkChatEvents,
   })
   @ApiErrors(404)
-  resume(@Req() req: Request, @Param('chatId') rawId: string): Observable<SseEmission> {
+  resume(
+    @CurrentPrincipal() caller: Principal | undefined,
+    @Param('chatId') rawId: string,
+  ): Observable<SseEmission> {
     const chatId = parseChatIdParam(rawId);
-    return defer(() => from(this.chats.activeAnswer(req, chatId, 'read'))).pipe(
+    return defer(() => from(this.chats.activeAnswer(caller, chatId, 'read'))).pipe(
       switchMap((generationId) =>
         generationId === undefined ? EMPTY : this.chats.uiStream(generationId),
       ),
@@ -76,12 +86,12 @@ export class SdkChatController {
   @ApiErrors(401, 403, 404, 503)
   @HttpCode(HttpStatus.ACCEPTED)
   async stop(
-    @Req() req: Request,
+    @CurrentPrincipal() caller: Principal | undefined,
     @Param('chatId') rawId: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ chatId: string; status: StopOutcome }> {
     const chatId = parseChatIdParam(rawId);
-    const generationId = await this.chats.activeAnswer(req, chatId, 'stop');
+    const generationId = await this.chats.activeAnswer(caller, chatId, 'stop');
     const status = generationId === undefined ? 'finished' : await this.chats.stop(generationId);
     if (status === 'finished') res.status(HttpStatus.OK);
     return { chatId, status };

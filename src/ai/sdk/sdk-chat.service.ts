@@ -8,9 +8,9 @@ import {
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
-import type { Request } from 'express';
 import { catchError, defer, map, Observable, of } from 'rxjs';
 import { AccessService } from '../../auth/access.service';
+import type { Principal } from '../../auth/principal';
 import { EVENT_LOG, EventLog } from '../../event-log/event-log';
 import {
   batchMessages,
@@ -72,8 +72,8 @@ export class SdkChatService {
   ) {}
 
   /** Checks the caller may start an answer (as for any generation); returns the owner to record. */
-  authorizeStart(req: Request): Promise<string | undefined> {
-    return this.aiAccess.authorizeStart(req);
+  authorizeStart(caller: Principal | undefined): string | undefined {
+    return this.aiAccess.authorizeStart(caller);
   }
 
   /**
@@ -117,11 +117,11 @@ export class SdkChatService {
    * (finished, stopped, or expired). A chat unknown here, or another user's, is a 404.
    */
   async activeAnswer(
-    req: Request,
+    caller: Principal | undefined,
     chatId: string,
     purpose: 'read' | 'stop',
   ): Promise<string | undefined> {
-    const turn = await this.authorizeChat(req, chatId, purpose);
+    const turn = await this.authorizeChat(caller, chatId, purpose);
     return (await this.isRunning(turn.generationId)) ? turn.generationId : undefined;
   }
 
@@ -185,11 +185,10 @@ export class SdkChatService {
   }
 
   private async authorizeChat(
-    req: Request,
+    principal: Principal | undefined,
     chatId: string,
     purpose: 'read' | 'stop',
   ): Promise<ChatTurn> {
-    const principal = this.access.openMode ? undefined : await this.access.identify(req);
     if (!this.access.openMode && !principal) {
       throw new UnauthorizedException('An access token is required for an AI SDK chat');
     }
@@ -198,8 +197,8 @@ export class SdkChatService {
     if (this.access.openMode) return turn;
     if (turn.owner !== undefined && turn.owner === principal?.sub) return turn;
     try {
-      if (purpose === 'read') await this.aiAccess.authorizeRead(req, turn.generationId);
-      else await this.aiAccess.authorizeCancel(req, turn.generationId);
+      if (purpose === 'read') await this.aiAccess.authorizeRead(principal, turn.generationId);
+      else await this.aiAccess.authorizeCancel(principal, turn.generationId);
     } catch (error) {
       // Another user's chat looks exactly like one that does not exist.
       if (error instanceof ForbiddenException) throw new NotFoundException('No such chat');
