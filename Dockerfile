@@ -6,12 +6,13 @@
 FROM node:24-bookworm-slim AS base
 WORKDIR /app
 
-# ---- build: TypeScript -> dist/ with every dependency (Nest CLI, tsc) ---------------------------
+# ---- build: TypeScript -> dist/ with every dependency (tsc) -------------------------------------
 FROM base AS build
 # The manifests alone first, so the dependency layer is reused until they change.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/clean-dist.mjs ./scripts/clean-dist.mjs
 COPY src ./src
 # The demo pages written against npm packages (the AI SDK's useChat) are bundled into public/build/.
 COPY web ./web
@@ -20,10 +21,12 @@ RUN npm run build
 
 # ---- prod-deps: production dependencies only, from the same lockfile ---------------------------
 # A stage of its own rather than `npm prune` after the build: it builds in parallel with `build`
-# and stays cached across source changes.
+# and stays cached across source changes. `--omit=optional` too: @nestjs/swagger declares typescript
+# an optional peer (for its compiler plugin), which makes the lockfile's typescript "devOptional",
+# and `--omit=dev` alone would still install the compiler.
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime --------------------------------------------------------------------------------------
 FROM base AS runtime

@@ -1,15 +1,12 @@
 import type { Config } from 'jest';
 
 const tsJest: Config['transform'] = {
-  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
-  // jose 6 is ESM only: Node loads it with require(esm), but Jest's module runtime cannot, so
-  // Jest compiles it to CommonJS like our own sources.
-  '/node_modules/jose/.+\\.js$': [
-    'ts-jest',
-    { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true },
-  ],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+  // jose 6 and Nest 12 (@nestjs/*) are ESM only: Jest's module runtime on Node 20 cannot load
+  // them with require(esm) as Node does, so they are compiled to CommonJS (see the transformer).
+  '/node_modules/(jose|@nestjs)/.+\\.js$': '<rootDir>/scripts/jest-esm-to-cjs.cjs',
 };
-const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
+const transformIgnorePatterns = ['/node_modules/(?!(jose|@nestjs)/)'];
 
 /**
  * Two projects: `unit` (specs beside the code) and `e2e` (test/, real HTTP over loopback and the

@@ -14,6 +14,7 @@ import { retryAfterSeconds } from './common/retryable.exception';
 import { clientAddress, proxyTrust } from './common/client-address';
 import type { AppConfig } from './config/app-config';
 import { buildCorsOptions } from './config/cors.config';
+import { serveApiDocs } from './docs/api-document';
 import { logRequestEnd } from './logging/http-log';
 import { HttpRules, RequestMiddleware, SseRouteListener } from './sse/sse-route-listener';
 
@@ -77,6 +78,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.use(bodyErrorHandler);
   serveDemoPages(app);
+  serveApiDocs(app);
   // What Express runs for every request, in the same order, for the streams served below it.
   serveStreamsBelowExpress(app, config, [
     noSniff as unknown as RequestMiddleware,

@@ -81,7 +81,14 @@ describe('chat rooms: GET /api/chat/:roomId, POST /api/chat/:roomId/message', ()
         expect(res.status).toBe(400);
         expect(String(res.json.message)).toMatch(message);
       }
-      expect((await get(`${running.url}/api/chat/a%20b`)).status).toBe(400);
+      // The stream route (served below Express) validates its :roomId the same way: one message.
+      const stream = await get(`${running.url}/api/chat/a%20b`);
+      expect(stream.status).toBe(400);
+      expect(JSON.parse(stream.body)).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'roomId must be 1 to 64 letters, digits, _ or -',
+      });
       expect((await say('ok', 'u', 'x'.repeat(4000))).status).toBe(201);
     });
   });

@@ -35,7 +35,15 @@ beforeAll(async () => {
   // The image's command, with the user's npm configuration (registry, CA) but no scripts.
   const install = await run(
     'npm',
-    ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'],
+    [
+      'ci',
+      '--omit=dev',
+      '--omit=optional',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+    ],
     { cwd: dir, env: { ...process.env, NODE_ENV: 'production' } },
   );
   if (install.code !== 0) throw new Error(`npm ci --omit=dev failed:\n${install.stderr}`);

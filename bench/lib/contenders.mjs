@@ -241,7 +241,7 @@ export async function buildRivulet() {
     return 'build skipped (BENCH_SKIP_BUILD=1)';
   }
   if (!existsSync(join(dir, 'src'))) throw new Error(`no src/ in ${dir}, nothing to build`);
-  const sources = ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json'];
+  const sources = ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
   const newestSource = Math.max(...sources.map((p) => newestMtime(join(dir, p))));
   if (existsSync(main) && statSync(main).mtimeMs >= newestSource) return 'dist/ up to date';
   const started = Date.now();

@@ -21,6 +21,7 @@ import { SSE_OPEN, SseEmission } from '../sse/sse-message';
 import { AiAccessService, generationQuotaKey } from './ai-access.service';
 import type { ChatMessage } from './ai-provider';
 import {
+  chatRequestSchema,
   Pace,
   parseChatRequest,
   parseGenerationId,
@@ -28,8 +29,12 @@ import {
   parsePace,
 } from './dto/ai-chat.dto';
 import { GenerationService, StartOptions } from './generation.service';
+import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiJsonBody } from '../common/api-docs';
+import { aiEvents, cancelOutcomeSchema } from './dto/ai-events.dto';
 
 /** AI answers. Access (AUTH_JWT_SECRET set) is checked before any stream starts: see AiAccessService. */
+@ApiTags('ai')
 @Controller('api')
 @ResolveCaller()
 export class AiController {
@@ -46,7 +51,20 @@ export class AiController {
    * yours" are the same 404 (EventSource stops). A HEAD request gets the stream's headers and
    * starts nothing.
    */
-  @SseEndpoint('ai/chat', 'ai')
+  @SseEndpoint('ai/chat', 'ai', { events: aiEvents })
+  @ApiQuery({
+    name: 'message',
+    required: true,
+    type: String,
+    description: 'the user message to answer',
+  })
+  @ApiQuery({
+    name: 'pace',
+    required: false,
+    enum: ['chunk', 'char'],
+    description: 'chunk (as the model produces it) or char (one event per character)',
+  })
+  @ApiErrors(404)
   async chat(
     @Req() req: Request,
     @CurrentPrincipal() caller: Principal | undefined,
@@ -79,7 +97,15 @@ export class AiController {
   }
 
   /** The same stream for fetch clients: body `{"messages":[{"role","content"}]}`. */
-  @SseEndpoint('ai/chat', 'ai', { method: 'POST' })
+  @SseEndpoint('ai/chat', 'ai', { method: 'POST', events: aiEvents })
+  @ApiJsonBody(chatRequestSchema)
+  @ApiQuery({
+    name: 'pace',
+    required: false,
+    enum: ['chunk', 'char'],
+    description: 'chunk (as the model produces it) or char (one event per character)',
+  })
+  @ApiErrors(413)
   chatPost(
     @CurrentPrincipal() caller: Principal | undefined,
     @Ip() ip: string,
@@ -93,7 +119,14 @@ export class AiController {
   }
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */
-  @SseEndpoint('ai/chat/:generationId', 'ai')
+  @SseEndpoint('ai/chat/:generationId', 'ai', { events: aiEvents })
+  @ApiQuery({
+    name: 'pace',
+    required: false,
+    enum: ['chunk', 'char'],
+    description: 'chunk (as the model produces it) or char (one event per character)',
+  })
+  @ApiErrors(404)
   async resume(
     @CurrentPrincipal() caller: Principal | undefined,
     @Param('generationId') rawId: string,
@@ -108,6 +141,13 @@ export class AiController {
 
   /** Cancels a running generation: upstream aborted at once, readers get `error` reason `cancelled`. */
   @Delete('ai/chat/:generationId')
+  @ApiResponse({ status: 202, description: 'cancelled', standardSchema: cancelOutcomeSchema })
+  @ApiResponse({
+    status: 200,
+    description: 'already over (status finished)',
+    standardSchema: cancelOutcomeSchema,
+  })
+  @ApiErrors(401, 403, 404, 503)
   @HttpCode(HttpStatus.ACCEPTED)
   async cancel(
     @CurrentPrincipal() caller: Principal | undefined,

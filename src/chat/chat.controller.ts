@@ -18,8 +18,16 @@ import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
 import { ChatService } from './chat.service';
-import { chatMessageSchema, parseRoomId, roomTopic } from './dto/chat-message.dto';
+import { schemaParam } from '../common/schema-param';
+import { chatMessageSchema, roomIdSchema, roomTopic } from './dto/chat-message.dto';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiJsonBody } from '../common/api-docs';
+import { chatEvents, chatPostedSchema } from './dto/chat-events.dto';
 
+/** `:roomId`, checked before the handler runs (before access, as parseRoomId was). */
+const ROOM_ID_PARAM = { schema: roomIdSchema, pipes: [schemaParam] };
+
+@ApiTags('chat')
 @Controller('api/chat')
 @ResolveCaller()
 export class ChatController {
@@ -29,13 +37,12 @@ export class ChatController {
   ) {}
 
   /** A room's messages (seed); a reconnect with Last-Event-ID replays what it missed. */
-  @SseEndpoint(':roomId', 'chat')
+  @SseEndpoint(':roomId', 'chat', { events: chatEvents })
   room(
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('roomId') rawRoomId: string,
+    @Param('roomId', ROOM_ID_PARAM) roomId: string,
     @LastEventId() lastEventId: string | undefined,
   ): Observable<SseEmission> {
-    const roomId = parseRoomId(rawRoomId);
     this.access.check(caller, 'subscribe', [roomTopic(roomId)]);
     return this.chat.stream(roomId, lastEventId);
   }
@@ -46,13 +53,15 @@ export class ChatController {
    * `sub`, whatever `user` says, so nobody posts as someone else.
    */
   @Post(':roomId/message')
+  @ApiJsonBody(chatMessageSchema)
+  @ApiResponse({ status: 201, description: 'posted', standardSchema: chatPostedSchema })
+  @ApiErrors(400, 401, 403, 413, 503)
   @HttpCode(HttpStatus.CREATED)
   async post(
     @Req() req: Request,
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('roomId') rawRoomId: string,
+    @Param('roomId', ROOM_ID_PARAM) roomId: string,
   ): Promise<{ success: true; id: string }> {
-    const roomId = parseRoomId(rawRoomId);
     this.access.check(caller, 'publish', [roomTopic(roomId)]);
     const body = parseJsonBody(req, chatMessageSchema);
     const user = this.access.openMode ? body.user : authorOf(caller);

@@ -1,13 +1,20 @@
 import {
   All,
   Controller,
+  Delete,
+  Get,
+  Head,
   HttpException,
   HttpStatus,
   Inject,
   Logger,
+  Options,
+  Post,
+  Put,
   Req,
   Res,
 } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { AccessService } from '../auth/access.service';
@@ -20,7 +27,17 @@ import { ConnectionRegistry } from '../sse/connection-registry.service';
 import { openingFrame, protocolFrame } from '../sse/sse-serializer';
 import { AbandonedBodyException, readRawBody } from './raw-body';
 import { coalesced } from './coalesced';
+import type { DurableControlEvent } from './dto/durable-stream-events.dto';
+import {
+  ApiAppendToStream,
+  ApiCreateStream,
+  ApiDeleteStream,
+  ApiReadStream,
+  ApiStreamMetadata,
+  ApiStreamPreflight,
+} from './durable-streams.api';
 import { BEGINNING, NOW, parseOffset, responseCursor } from './offsets';
+import { CONTENT_TYPE, INTEGER, RFC3339, STREAM_PATH, TTL } from './request-rules';
 import {
   CreateRequest,
   DurableStreamError,
@@ -35,12 +52,7 @@ import {
 } from './stream-state';
 
 export const STREAM_PREFIX = '/v1/stream/';
-const STREAM_PATH = /^[A-Za-z0-9._~!$'()*+,;=:@%/-]{1,1024}$/;
-const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+/;
-const TTL = /^(0|[1-9]\d*)$/;
-const INTEGER = /^\d+$/;
-/** RFC 3339 date-time (a `T` or space, seconds, optional fraction, `Z` or an offset). */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const ROUTE = 'v1/stream/*path';
 
 /** On every answer of /v1/stream/* (the protocol's section 10.7). */
 const SECURITY_HEADERS = {
@@ -53,6 +65,7 @@ const SECURITY_HEADERS = {
  * (or forks), POST appends or closes, DELETE deletes, HEAD is the metadata, GET reads (catch-up,
  * `live=long-poll`, `live=sse`). Access is checked before any body is read or any stream starts.
  */
+@ApiTags('durable-streams')
 @Controller()
 export class DurableStreamsController {
   private readonly logger = new Logger('DurableStreams');
@@ -68,8 +81,52 @@ export class DurableStreamsController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  @All('v1/stream/*path')
-  async handle(@Req() req: Request, @Res() res: Response): Promise<void> {
+  // One route per operation, for the API document; each runs `handle`, which dispatches on the
+  // method. HEAD is declared before GET (Express would otherwise answer a HEAD with the GET route).
+  @Put(ROUTE)
+  @ApiCreateStream()
+  createStream(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  @Post(ROUTE)
+  @ApiAppendToStream()
+  appendToStream(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  @Delete(ROUTE)
+  @ApiDeleteStream()
+  deleteStream(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  @Head(ROUTE)
+  @ApiStreamMetadata()
+  streamMetadata(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  @Get(ROUTE)
+  @ApiReadStream()
+  readStream(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  @Options(ROUTE)
+  @ApiStreamPreflight()
+  preflight(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  /** Any other method: 405 with Allow (not an operation, so not in the API document). */
+  @All(ROUTE)
+  @ApiExcludeEndpoint()
+  otherMethod(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  private async handle(req: Request, res: Response): Promise<void> {
     setHeaders(res, SECURITY_HEADERS);
     try {
       const path = streamPath(req);
@@ -343,19 +400,19 @@ export class DurableStreamsController {
           frames += protocolFrame('data', sseData(result.state, result.messages, base64));
         after = result.next;
         if (result.closedAtTail) {
-          frames += protocolFrame(
-            'control',
-            JSON.stringify({ streamNextOffset: result.next, streamClosed: true }),
-          );
+          const closed: DurableControlEvent = { streamNextOffset: result.next, streamClosed: true };
+          frames += protocolFrame('control', JSON.stringify(closed));
           connection.send(frames, this.registry.clock());
           connection.end('completed');
           return false;
         }
         cursor = responseCursor(cursor);
-        frames += protocolFrame(
-          'control',
-          JSON.stringify({ streamNextOffset: result.next, streamCursor: cursor, upToDate: true }),
-        );
+        const control: DurableControlEvent = {
+          streamNextOffset: result.next,
+          streamCursor: cursor,
+          upToDate: true,
+        };
+        frames += protocolFrame('control', JSON.stringify(control));
         connection.send(frames, this.registry.clock());
         return !connection.closed;
       } catch (error) {

@@ -11,7 +11,8 @@ export const ZERO_OFFSET = '0000000000000000_0000000000000000';
 export const BEGINNING = '-1';
 export const NOW = 'now';
 
-const OFFSET = /^(\d{1,16})_(\d{1,16})$/;
+/** What a client may send as an offset (padded or not); the API document's pattern too. */
+export const OFFSET_PATTERN = /^(\d{1,16})_(\d{1,16})$/;
 
 function pad(value: number): string {
   return String(value).padStart(16, '0');
@@ -19,7 +20,7 @@ function pad(value: number): string {
 
 /** A well-formed offset in its canonical (padded) form, or undefined. */
 export function parseOffset(value: string): string | undefined {
-  const match = OFFSET.exec(value);
+  const match = OFFSET_PATTERN.exec(value);
   if (!match) return undefined;
   return `${pad(Number(match[1]))}_${pad(Number(match[2]))}`;
 }

@@ -21,7 +21,11 @@ import { SseEmission } from '../sse/sse-message';
 import { BROADCAST_TOPIC, isUserId, USER_ID_RULE, userTopic } from '../common/topic-names';
 import { sendNotificationSchema } from './dto/send-notification.dto';
 import { NotificationsService } from './notifications.service';
+import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiJsonBody } from '../common/api-docs';
+import { notificationEvents, notificationSentSchema } from './dto/notification-events.dto';
 
+@ApiTags('notifications')
 @Controller('api/notifications')
 @ResolveCaller()
 export class NotificationsController {
@@ -35,7 +39,13 @@ export class NotificationsController {
    * (`?userId=`, if given, must be the same user), or `?userId=` in open mode; without a user, the
    * stream carries broadcasts only.
    */
-  @SseEndpoint('stream', 'notifications')
+  @SseEndpoint('stream', 'notifications', { events: notificationEvents })
+  @ApiQuery({
+    name: 'userId',
+    required: false,
+    type: String,
+    description: "open mode: whose notifications; with auth, the token's sub (or the same user)",
+  })
   stream(
     @CurrentPrincipal() principal: Principal | undefined,
     @Query('userId') rawUserId: unknown,
@@ -60,6 +70,13 @@ export class NotificationsController {
 
   /** Sends a notification to one user, several users or everyone (publisher tokens only). */
   @Post()
+  @ApiJsonBody(sendNotificationSchema)
+  @ApiResponse({
+    status: 202,
+    description: 'sent (ids: one per user for userIds)',
+    standardSchema: notificationSentSchema,
+  })
+  @ApiErrors(400, 401, 403, 413, 503)
   @HttpCode(HttpStatus.ACCEPTED)
   async send(
     @Req() req: Request,

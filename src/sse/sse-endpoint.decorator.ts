@@ -1,9 +1,18 @@
 import { applyDecorators, Get, Post, Res, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { ApiHeader, ApiProduces, ApiQuery, ApiResponse } from '@nestjs/swagger';
 import { isObservable } from 'rxjs';
+import type { z } from 'zod';
+import { ApiErrors } from '../common/api-docs';
 import { handOverOf, SSE_HEADERS, SSE_KIND } from './stream-hand-over';
 import { SseInterceptor } from './sse.interceptor';
 
 export interface SseEndpointOptions {
+  /**
+   * What each event's `data:` holds, one member per event type (see streamEvents): the API
+   * document's `text/event-stream` schema for this route, checked in the suite against what the
+   * stream really sends.
+   */
+  events: z.ZodType;
   /** GET (default, what EventSource sends) or POST (fetch clients that send a body, e.g. an AI prompt). */
   method?: 'GET' | 'POST';
   /**
@@ -31,7 +40,7 @@ export interface SseEndpointOptions {
 export function SseEndpoint(
   path: string,
   kind: string,
-  options: SseEndpointOptions = {},
+  options: SseEndpointOptions,
 ): MethodDecorator {
   const ownsResponse: MethodDecorator = (target, key, descriptor) => {
     const handler = descriptor.value as unknown as (...args: unknown[]) => unknown;
@@ -44,6 +53,43 @@ export function SseEndpoint(
     SetMetadata(SSE_KIND, kind),
     SetMetadata(SSE_HEADERS, options.headers ?? {}),
     UseInterceptors(SseInterceptor),
+    documented(options),
+  );
+}
+
+/** The stream's entry in the API document: its events, how to resume, who may read it, refusals. */
+function documented(options: SseEndpointOptions): MethodDecorator {
+  return applyDecorators(
+    ApiProduces('text/event-stream'),
+    ApiResponse({
+      status: 200,
+      description:
+        'An event stream: `retry:` and a comment first, then events (the schema is each `data:`), `: ping` when quiet',
+      standardSchema: options.events,
+    }),
+    ApiResponse({
+      status: 204,
+      description: 'Nothing is left to send after that Last-Event-ID (EventSource stops)',
+    }),
+    ApiHeader({
+      name: 'Last-Event-ID',
+      required: false,
+      description: 'Resume after this id: exactly the events after it, in order',
+    }),
+    ApiQuery({
+      name: 'lastEventId',
+      required: false,
+      type: String,
+      description: 'The same as the Last-Event-ID header, for clients that cannot set headers',
+    }),
+    ApiQuery({
+      name: 'access_token',
+      required: false,
+      type: String,
+      description:
+        'A JWT when AUTH_JWT_SECRET is set (EventSource cannot send Authorization: Bearer)',
+    }),
+    ApiErrors(400, 401, 403, 429, 503),
   );
 }
 

@@ -5,13 +5,19 @@ import {
   NestInterceptor,
   RequestMethod,
 } from '@nestjs/common';
-import type { Controller } from '@nestjs/common/interfaces';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { GuardsConsumer, GuardsContextCreator } from '@nestjs/core/guards';
 import type { NestContainer } from '@nestjs/core/injector/container';
-import { InterceptorsConsumer, InterceptorsContextCreator } from '@nestjs/core/interceptors';
-import { PipesConsumer, PipesContextCreator } from '@nestjs/core/pipes';
+// Nest 12 exports its internals by file (`@nestjs/core/<path>` is `<path>.js`); the consumers and
+// context creators its router uses are gathered in `@nestjs/core/internal`.
+import {
+  GuardsConsumer,
+  GuardsContextCreator,
+  InterceptorsConsumer,
+  InterceptorsContextCreator,
+  PipesConsumer,
+  PipesContextCreator,
+} from '@nestjs/core/internal';
 import { RouteParamsFactory } from '@nestjs/core/router/route-params-factory';
 import { RouterExecutionContext } from '@nestjs/core/router/router-execution-context';
 import { from } from 'rxjs';
@@ -90,7 +96,7 @@ class StreamInterceptorsConsumer extends InterceptorsConsumer {
   override intercept<TContext extends string = ContextType>(
     interceptors: NestInterceptor[],
     args: unknown[],
-    instance: Controller,
+    instance: object,
     callback: (...args: unknown[]) => unknown,
     next: () => Promise<unknown>,
     type?: TContext,
@@ -232,7 +238,7 @@ export class SseRouteListener {
     // The same construction as Nest's RouterExplorer: what runs around a handler is Nest's own.
     const config = container.applicationConfig;
     const execution = new RouterExecutionContext(
-      new RouteParamsFactory(),
+      new RouteParamsFactory(config),
       new PipesContextCreator(container, config),
       new PipesConsumer(),
       new GuardsContextCreator(container, config),

@@ -11,7 +11,12 @@ import { SseEmission } from '../sse/sse-message';
 import { publishEventSchema } from './dto/publish-event.dto';
 import { parseTopic, parseTopicList } from './dto/topic-name';
 import { TopicsService } from './topics.service';
+import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiJsonBody } from '../common/api-docs';
+import { publishedSchema } from '../common/published.dto';
+import { topicEvents } from './dto/topic-events.dto';
 
+@ApiTags('topics')
 @Controller('api')
 @ResolveCaller()
 export class TopicsController {
@@ -21,7 +26,13 @@ export class TopicsController {
   ) {}
 
   /** Several topics on one connection: `?topic=a&topic=b` (or `?topic=a,b`). */
-  @SseEndpoint('events', 'topics')
+  @SseEndpoint('events', 'topics', { events: topicEvents })
+  @ApiQuery({
+    name: 'topic',
+    required: true,
+    type: [String],
+    description: 'topics to multiplex (repeat it, or a,b); at most 32',
+  })
   events(
     @CurrentPrincipal() caller: Principal | undefined,
     @Query('topic') topic: unknown,
@@ -31,7 +42,7 @@ export class TopicsController {
   }
 
   /** The seed's channel stream: `/api/stream/a,b`, same events as /api/events. */
-  @SseEndpoint('stream/:channels', 'topics')
+  @SseEndpoint('stream/:channels', 'topics', { events: topicEvents })
   channels(
     @CurrentPrincipal() caller: Principal | undefined,
     @Param('channels') channels: string,
@@ -42,6 +53,9 @@ export class TopicsController {
 
   /** Publishes `{type?, data}` to one topic: 202 with the event id. */
   @Post('events/:topic')
+  @ApiJsonBody(publishEventSchema)
+  @ApiResponse({ status: 202, description: 'published', standardSchema: publishedSchema })
+  @ApiErrors(400, 401, 403, 413, 503)
   @HttpCode(HttpStatus.ACCEPTED)
   async publish(
     @Req() req: Request,

@@ -6,7 +6,10 @@ import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
 import { parseTypewriterText } from './dto/typewriter-query.dto';
 import { TypewriterService } from './typewriter.service';
+import { ApiQuery, ApiTags } from '@nestjs/swagger';
+import { typewriterEvents } from './dto/typewriter-events.dto';
 
+@ApiTags('typewriter')
 @Controller('api')
 export class TypewriterController {
   constructor(
@@ -15,7 +18,13 @@ export class TypewriterController {
   ) {}
 
   /** The typewriter stream (seed): `start`, one `chunk` per character (id = index), `end`. */
-  @SseEndpoint('stream', 'typewriter')
+  @SseEndpoint('stream', 'typewriter', { events: typewriterEvents })
+  @ApiQuery({
+    name: 'text',
+    required: false,
+    type: String,
+    description: 'the text to type (TYPEWRITER_MAX_TEXT characters at most)',
+  })
   stream(
     @Query('text') text: unknown,
     @LastEventId() lastEventId: string | undefined,

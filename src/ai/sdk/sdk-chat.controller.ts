@@ -6,9 +6,16 @@ import type { Principal } from '../../auth/principal';
 import { SseEndpoint } from '../../sse/sse-endpoint.decorator';
 import { generationQuotaKey } from '../ai-access.service';
 import type { SseEmission } from '../../sse/sse-message';
-import { parseChatIdParam, parseSdkChatRequest } from './dto/sdk-chat-request.dto';
+import {
+  parseChatIdParam,
+  parseSdkChatRequest,
+  sdkChatRequestSchema,
+} from './dto/sdk-chat-request.dto';
 import { SdkChatService, StopOutcome } from './sdk-chat.service';
 import { UI_MESSAGE_STREAM_HEADER } from './ui-message-stream';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiJsonBody } from '../../common/api-docs';
+import { sdkChatEvents, stopOutcomeSchema } from './dto/sdk-chat-events.dto';
 
 /**
  * The AI SDK's chat endpoints, where `useChat` / DefaultChatTransport look for them when `api` is
@@ -16,13 +23,20 @@ import { UI_MESSAGE_STREAM_HEADER } from './ui-message-stream';
  * reconnect URL (`useChat({ resume: true })`), DELETE on that URL is the stop button. See
  * SdkChatService for what a chat is and who may use it.
  */
+@ApiTags('ai-sdk')
 @Controller('api/ai/sdk')
 @ResolveCaller()
 export class SdkChatController {
   constructor(private readonly chats: SdkChatService) {}
 
   /** Answers the conversation's last message: a new generation, streamed as UI message chunks. */
-  @SseEndpoint('chat', 'ai-sdk', { method: 'POST', headers: UI_MESSAGE_STREAM_HEADER })
+  @SseEndpoint('chat', 'ai-sdk', {
+    method: 'POST',
+    headers: UI_MESSAGE_STREAM_HEADER,
+    events: sdkChatEvents,
+  })
+  @ApiJsonBody(sdkChatRequestSchema)
+  @ApiErrors(413)
   chat(
     @Req() req: Request,
     @CurrentPrincipal() caller: Principal | undefined,
@@ -41,7 +55,11 @@ export class SdkChatController {
    * a replay and rebuilds the message); 204 when nothing is running, which the SDK reads as "nothing
    * to resume".
    */
-  @SseEndpoint('chat/:chatId/stream', 'ai-sdk', { headers: UI_MESSAGE_STREAM_HEADER })
+  @SseEndpoint('chat/:chatId/stream', 'ai-sdk', {
+    headers: UI_MESSAGE_STREAM_HEADER,
+    events: sdkChatEvents,
+  })
+  @ApiErrors(404)
   resume(
     @CurrentPrincipal() caller: Principal | undefined,
     @Param('chatId') rawId: string,
@@ -59,6 +77,13 @@ export class SdkChatController {
    * model call: 202 `cancelled`, or 200 `finished` when there was nothing left to stop.
    */
   @Delete('chat/:chatId/stream')
+  @ApiResponse({ status: 202, description: 'stopped', standardSchema: stopOutcomeSchema })
+  @ApiResponse({
+    status: 200,
+    description: 'nothing was running (status finished)',
+    standardSchema: stopOutcomeSchema,
+  })
+  @ApiErrors(401, 403, 404, 503)
   @HttpCode(HttpStatus.ACCEPTED)
   async stop(
     @CurrentPrincipal() caller: Principal | undefined,

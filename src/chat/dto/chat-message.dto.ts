@@ -1,16 +1,13 @@
-import { BadRequestException } from '@nestjs/common';
 import { z } from 'zod';
 import { displayNameProblem } from '../../common/display-name';
 
 /** Room ids, as in `/api/chat/:roomId` and the room's topic `chat:<roomId>`. */
 export const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function parseRoomId(raw: unknown): string {
-  if (typeof raw !== 'string' || !ROOM_ID.test(raw)) {
-    throw new BadRequestException('roomId must be 1 to 64 letters, digits, _ or -');
-  }
-  return raw;
-}
+/** The `:roomId` route parameter (validated by Nest 12's schema option, see schemaParam). */
+export const roomIdSchema = z
+  .string()
+  .regex(ROOM_ID, 'roomId must be 1 to 64 letters, digits, _ or -');
 
 export function roomTopic(roomId: string): string {
   return `chat:${roomId}`;

@@ -40,7 +40,7 @@ const uiMessage = z.looseObject({
  * being regenerated or edited; the client has already cut the conversation there). Other keys (the
  * transport's `body` option) are ignored.
  */
-const sdkChatRequest = z.looseObject({
+export const sdkChatRequestSchema = z.looseObject({
   id: z.string().regex(CHAT_ID, 'must be 1 to 128 letters, digits, _ or -'),
   messages: z.array(uiMessage).min(1).max(MAX_MESSAGES),
   trigger: z.enum(['submit-message', 'regenerate-message']),
@@ -56,7 +56,7 @@ export interface SdkChatRequest {
 
 /** POST /api/ai/sdk/chat: the transport's body, checked and turned into the model's conversation. */
 export function parseSdkChatRequest(req: Request): SdkChatRequest {
-  const { id, trigger, messages: uiMessages } = parseJsonBody(req, sdkChatRequest);
+  const { id, trigger, messages: uiMessages } = parseJsonBody(req, sdkChatRequestSchema);
   const messages: ChatMessage[] = [];
   const problems: string[] = [];
   let total = 0;
