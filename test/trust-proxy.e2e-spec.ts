@@ -132,6 +132,10 @@ describe('behind the project nginx (TRUST_PROXY = the nginx)', () => {
     );
     await request(`${nginx.url}/api/chat/lobby/nope?case=log3&token=${token}`, 'GET');
     await request(`${nginx.url}/api/chat/lobby/nope?case=log4&ACCESS_TOKEN=${token}`, 'GET');
+    // Spellings Express's query parser reads as access_token too.
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log6&access%5Ftoken=${token}`, 'GET');
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log7&access_token[]=${token}`, 'GET');
+    await request(`${nginx.url}/api/chat/lobby/nope?case=log8&access_token%5B0%5D=${token}`, 'GET');
     const logs = nginx.logs();
     for (const tag of [
       'case=log1&access_token=[redacted] HTTP/1.1',
@@ -141,6 +145,9 @@ describe('behind the project nginx (TRUST_PROXY = the nginx)', () => {
     }
     expect(logs).toContain('nope?access_token=[redacted] HTTP/1.1');
     expect(logs).toContain('case=log4&ACCESS_TOKEN=[redacted]');
+    expect(logs).toContain('case=log6&access%5Ftoken=[redacted]');
+    expect(logs).toContain('case=log7&access_token[]=[redacted]');
+    expect(logs).toContain('case=log8&access_token%5B0%5D=[redacted]');
     expect(logs).not.toContain(token);
     // Control: what is not a credential is logged as it came.
     await request(`${nginx.url}/api/chat/lobby/nope?case=log5&tokens=visible`, 'GET');

@@ -112,7 +112,7 @@ export class GenerationReader {
           return EMPTY;
         }
         const offset = pace === 'char' ? charsUpTo(events, afterId) : 0;
-        const items = this.follow(topic, afterId, pace, offset);
+        const items = this.follow(topic, afterId, pace, offset, terminal !== undefined);
         if (terminal) return concat(of(SSE_OPEN), items);
         // A reader of a generation still running: the running instance keeps it alive for it.
         return concat(of(SSE_OPEN), this.grace.attended(generationId, items));
@@ -125,6 +125,12 @@ export class GenerationReader {
     afterId: string | undefined,
     pace: Pace,
     offset: number,
+    /**
+     * The generation had ended when it was looked up: nothing more will come, so the stream ends
+     * after the catch-up even if the catch-up no longer holds the terminal event (the topic expired
+     * between the two reads), rather than wait for a live event forever.
+     */
+    ended: boolean,
   ): Observable<SseEmission> {
     let charIndex = offset;
     const toMessages = (event: LogEvent): SseMessage[] => {
@@ -157,7 +163,10 @@ export class GenerationReader {
         // The first terminal event ends the answer (a late write racing a cancel is never sent).
         if ((terminal = isTerminal(event.data))) break;
       }
-      return { emission: messages.length > 0 ? sseBatch(messages) : undefined, terminal };
+      return {
+        emission: messages.length > 0 ? sseBatch(messages) : undefined,
+        terminal: terminal || ended,
+      };
     };
     return streamFromLog(this.log, [topic], afterId, { replayAll: true }).pipe(
       map(toEmission),

@@ -23,6 +23,8 @@ interface Generation {
   readonly owner: string | undefined;
   /** The seed topic indexing it (seed URL generations only): expires with it. */
   readonly seedTopic: string | undefined;
+  /** Further topics that expire with it (StartOptions.expireWith). */
+  readonly expireWith: readonly string[];
   readonly admission: Admission;
   readonly run: GenerationRun;
   /** Stops watching its topic for a terminal event written elsewhere (GenerationCancels). */
@@ -39,6 +41,11 @@ export interface StartOptions {
    * client address in open mode. Omitted: the owner, else one shared anonymous share.
    */
   quotaKey?: string;
+  /**
+   * Topics of the caller's that expire with this generation, AI_RETENTION_MS after it ends (an AI
+   * SDK chat's topic of turns).
+   */
+  expireWith?: readonly string[];
 }
 
 /**
@@ -100,6 +107,7 @@ export class GenerationService implements OnModuleDestroy {
       id,
       owner,
       seedTopic: options.promptKey === undefined ? undefined : seedTopic(options.promptKey),
+      expireWith: options.expireWith ?? [],
       admission,
       run: new GenerationRun(this.log, id, this.shutdown.signal),
       unwatch: () => undefined,
@@ -222,7 +230,7 @@ export class GenerationService implements OnModuleDestroy {
   /** Forgets a generation here: it stays readable for AI_RETENTION_MS, then its topics expire. */
   private forget(generation: Generation): void {
     this.generations.delete(generation.id);
-    const topics = [aiTopic(generation.id), aiOwnerTopic(generation.id)];
+    const topics = [aiTopic(generation.id), aiOwnerTopic(generation.id), ...generation.expireWith];
     if (generation.seedTopic !== undefined) topics.push(generation.seedTopic);
     void this.log
       .expire(topics, this.config.ai.retentionMs)

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { displayNameProblem } from '../common/display-name';
 import { BROADCAST_TOPIC, isUserId, USER_ID_RULE, userTopic } from '../common/topic-names';
-import { extractAccessToken, TokenSource } from './access-token';
+import { cookieAcceptedFor, extractAccessToken, TokenSource } from './access-token';
 import { isStreamPattern } from '../config/stream-pattern';
 import { AccessAction, Principal, StreamAccess } from './principal';
 import { isTopicPattern, matchesAny } from './topic-pattern';
@@ -79,7 +79,7 @@ export class AccessService {
   /** The verified principal of a request; undefined in open mode or when no token is given. */
   async identify(req: TokenSource): Promise<Principal | undefined> {
     if (!this.key) return undefined;
-    const token = extractAccessToken(req);
+    const token = extractAccessToken(req, (r) => cookieAcceptedFor(r, this.config.cors.origins));
     return token === undefined ? undefined : this.verify(token);
   }
 

@@ -58,3 +58,15 @@ export function decodeUserId(encoded: string): string | undefined {
 
 /** The topic every user's notification stream carries besides their own. */
 export const BROADCAST_TOPIC = 'broadcast';
+
+/**
+ * A durable stream's topic is `ds:<path>` (docs/durable-streams.md). Its events are the stream's
+ * internal records, written and read only through /v1/stream/*, under the stream scopes: the topic
+ * endpoints refuse every topic with this prefix, even a one-segment path's (`ds:orders`), which
+ * would otherwise be a valid topic name.
+ */
+export const DURABLE_STREAM_TOPIC_PREFIX = 'ds:';
+
+export function durableStreamTopic(path: string): string {
+  return `${DURABLE_STREAM_TOPIC_PREFIX}${path}`;
+}

@@ -1,5 +1,8 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { AppendConflictError, EVENT_LOG, EventLog, Unsubscribe } from '../event-log/event-log';
+import { jsonDepth, JsonTooDeepError } from '../common/json-depth';
+import { durableStreamTopic } from '../common/topic-names';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { advanceOffset, ZERO_OFFSET } from './offsets';
 import {
   AppendEventData,
@@ -70,7 +73,11 @@ export interface ReadResult {
   closedAtTail: boolean;
 }
 
-/** Views kept in memory per instance (each refreshed incrementally from the log on every request). */
+/**
+ * Views kept in memory per instance (each refreshed incrementally from the log on every request), at
+ * most this many, and holding at most STORE_MAX_BYTES of messages in all: a view is a copy of its
+ * topic, and may outlive the events the store evicted, so the cache needs its own byte budget.
+ */
 const MAX_CACHED_VIEWS = 1000;
 /** A Stream-TTL is renewed by reads at most this often (a write renews it anyway). */
 const MAX_TOUCH_INTERVAL_MS = 1000;
@@ -90,10 +97,21 @@ export class DurableStreamsService {
   private readonly queued = new Map<string, Promise<TopicView>>();
   private readonly writing = new Map<string, Promise<unknown>>();
 
-  constructor(@Inject(EVENT_LOG) private readonly log: EventLog) {}
+  /** Bytes of messages the cached views hold (StreamState.heldBytes), at most maxCachedBytes. */
+  private cachedBytes = 0;
+  private readonly maxCachedBytes: number;
+  private readonly maxJsonDepth: number;
+
+  constructor(
+    @Inject(EVENT_LOG) private readonly log: EventLog,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.maxCachedBytes = config.store.maxBytes;
+    this.maxJsonDepth = config.http.maxJsonDepth;
+  }
 
   topicOf(path: string): string {
-    return `ds:${path}`;
+    return durableStreamTopic(path);
   }
 
   /** The stream as it is now, or a 404 / 410. Expired streams are gone (410 while forks still read them). */
@@ -130,7 +148,8 @@ export class DurableStreamsService {
       }
     }
     contentType ??= 'application/octet-stream';
-    const initial = body.length > 0 ? toChunk(contentType, body, true) : undefined;
+    const initial =
+      body.length > 0 ? toChunk(contentType, body, true, this.maxJsonDepth) : undefined;
     const data: CreateEventData = {
       contentType,
       ttlSeconds,
@@ -269,7 +288,7 @@ export class DurableStreamsService {
           `Stream-Seq ${request.seq} is not after the last one (${state.lastSeq ?? ''})`,
         );
       }
-      const chunk = toChunk(state.contentType, body, false);
+      const chunk = toChunk(state.contentType, body, false, this.maxJsonDepth);
       const data: AppendEventData = {
         chunk,
         seq: request.seq,
@@ -365,27 +384,45 @@ export class DurableStreamsService {
     const cached = this.views.get(topic);
     if (cached) {
       const update = await this.log.readAfter([topic], cached.lastId);
-      if (!update.truncated && !update.unknown) {
+      if (!update.truncated && !update.unknown && this.views.get(topic) === cached) {
+        this.uncache(topic);
         for (const event of update.events) applyEvent(cached, event);
-        this.views.delete(topic);
-        this.views.set(topic, cached);
+        this.cache(topic, cached);
         return cached;
       }
     }
     const whole = await this.log.readAfter([topic], undefined);
     const view = emptyView();
     for (const event of whole.events) applyEvent(view, event);
-    this.views.delete(topic);
-    this.views.set(topic, view);
-    if (this.views.size > MAX_CACHED_VIEWS) {
-      const oldest = this.views.keys().next().value;
-      if (oldest !== undefined) this.views.delete(oldest);
-    }
+    this.uncache(topic);
+    this.cache(topic, view);
     return view;
   }
 
+  /** Caches a view as the newest; the oldest go past MAX_CACHED_VIEWS or the byte budget. */
+  private cache(topic: string, view: TopicView): void {
+    this.views.set(topic, view);
+    this.cachedBytes += view.state?.heldBytes ?? 0;
+    // The view just cached stays, however big: it is in use (and in the store) now.
+    while (
+      this.views.size > 1 &&
+      (this.views.size > MAX_CACHED_VIEWS || this.cachedBytes > this.maxCachedBytes)
+    ) {
+      const oldest = this.views.keys().next().value;
+      if (oldest === undefined) break;
+      this.uncache(oldest);
+    }
+  }
+
+  private uncache(topic: string): void {
+    const view = this.views.get(topic);
+    if (!view) return;
+    this.cachedBytes -= view.state?.heldBytes ?? 0;
+    this.views.delete(topic);
+  }
+
   private forget(path: string): void {
-    this.views.delete(this.topicOf(path));
+    this.uncache(this.topicOf(path));
   }
 
   /**
@@ -561,11 +598,33 @@ function describe(state: StreamState, created: boolean): CreateResult {
   return { created, contentType: state.contentType, tail: state.tail, closed: state.closed };
 }
 
-/** A request body as stored: JSON parsed and one level of array flattened, other types as bytes. */
-export function toChunk(contentType: string, body: Buffer, isCreate: boolean): Chunk | undefined;
-export function toChunk(contentType: string, body: Buffer, isCreate: false): Chunk;
-export function toChunk(contentType: string, body: Buffer, isCreate: boolean): Chunk | undefined {
+/**
+ * A request body as stored: JSON parsed and one level of array flattened, other types as bytes. JSON
+ * nested deeper than MAX_JSON_DEPTH is a 400, as on every other route: serializing it again (its
+ * offsets, every read) would overflow the stack.
+ */
+export function toChunk(
+  contentType: string,
+  body: Buffer,
+  isCreate: boolean,
+  maxDepth: number,
+): Chunk | undefined;
+export function toChunk(
+  contentType: string,
+  body: Buffer,
+  isCreate: false,
+  maxDepth: number,
+): Chunk;
+export function toChunk(
+  contentType: string,
+  body: Buffer,
+  isCreate: boolean,
+  maxDepth: number,
+): Chunk | undefined {
   if (!isJsonContentType(contentType)) return { b64: body.toString('base64') };
+  if (jsonDepth(body, maxDepth) > maxDepth) {
+    throw new DurableStreamError(HttpStatus.BAD_REQUEST, new JsonTooDeepError(maxDepth).message);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));

@@ -1,4 +1,4 @@
-import { PayloadTooLargeException } from '@nestjs/common';
+import { BadRequestException, PayloadTooLargeException } from '@nestjs/common';
 import type { Request } from 'express';
 
 /**
@@ -47,7 +47,13 @@ export function readRawBody(req: Request, limit: number): Promise<Buffer> {
     };
     const onError = (error: Error) => {
       cleanup();
-      reject(error);
+      // The client went away mid-body: its own doing, not a server error to log with a stack
+      // (a client could fill the error log with them).
+      reject(
+        req.aborted || (error as NodeJS.ErrnoException).code === 'ECONNRESET'
+          ? new BadRequestException('The request body was not received in full')
+          : error,
+      );
     };
     req.on('data', onData);
     req.on('end', onEnd);

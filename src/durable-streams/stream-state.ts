@@ -92,6 +92,8 @@ export interface StreamState {
   forkSubOffset: number | undefined;
   /** This stream's own messages (a fork's inherited ones stay in its source). */
   messages: StreamMessage[];
+  /** Bytes those messages hold (their offsets' advance): what caching this fold costs. */
+  heldBytes: number;
   tail: string;
   /** Paths of the live forks of this stream. */
   forks: Set<string>;
@@ -137,6 +139,7 @@ function pushChunk(state: StreamState, chunk: Chunk | undefined): void {
   if (size === 0) return;
   state.tail = advanceOffset(state.tail, size);
   state.messages.push(toMessage(chunk, state.tail));
+  state.heldBytes += size;
 }
 
 export function emptyView(): TopicView {
@@ -163,6 +166,7 @@ export function applyEvent(view: TopicView, event: LogEvent): void {
       forkOffset: data.forkedFrom === undefined ? undefined : start,
       forkSubOffset: data.forkSubOffset,
       messages: [],
+      heldBytes: 0,
       tail: start,
       forks: new Set(),
       softDeleted: false,

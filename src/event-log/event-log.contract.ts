@@ -258,6 +258,25 @@ export function describeEventLogContract(
       );
     });
 
+    it('persist cancels a pending expiry, and a later expire applies again', async () => {
+      const log = await open();
+      await log.append({ topic: 'renewed', type: 'm', data: 1 });
+      await log.append({ topic: 'expiring', type: 'm', data: 2 });
+      await log.expire(['renewed', 'expiring'], 50);
+      await log.persist(['renewed']);
+      // Negative control: the topic that was not persisted goes.
+      await eventually(
+        async () => (await log.readAfter(['expiring'], undefined)).events.length === 0,
+        'the unpersisted topic to be forgotten',
+      );
+      expect((await log.readAfter(['renewed'], undefined)).events.map((e) => e.data)).toEqual([1]);
+      await log.expire(['renewed'], 50);
+      await eventually(
+        async () => (await log.readAfter(['renewed'], undefined)).events.length === 0,
+        'the topic expired again to be forgotten',
+      );
+    });
+
     it('keeps delivering to every other listener when one throws', async () => {
       const log = await open();
       const got: LogEvent[] = [];

@@ -83,6 +83,11 @@ export interface EventLog {
    * finds nothing (a finished AI answer after AI_RETENTION_MS). On Redis, a key expiry.
    */
   expire(topics: readonly string[], afterMs: number): Promise<void>;
+  /**
+   * Cancels a pending expire() of `topics`: they are kept until the next expire() (an AI SDK chat
+   * that starts a new answer while the last one's deadline runs). On Redis, PERSIST.
+   */
+  persist(topics: readonly string[]): Promise<void>;
   /** Live subscriptions currently held (for leak checks and metrics). */
   subscriberCount(): number;
   /**

@@ -180,6 +180,12 @@ export class InMemoryEventLog implements EventLog {
     return Promise.resolve();
   }
 
+  persist(topics: readonly string[]): Promise<void> {
+    // The deadline's entry stays in `expiries`; expireDue skips it (no longer the topic's deadline).
+    for (const topic of topics) this.expiryOf.delete(topic);
+    return Promise.resolve();
+  }
+
   whenLive(): Promise<void> {
     return Promise.resolve();
   }

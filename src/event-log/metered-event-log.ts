@@ -49,6 +49,10 @@ export class MeteredEventLog implements EventLog {
     return this.inner.expire(topics, afterMs);
   }
 
+  persist(topics: readonly string[]): Promise<void> {
+    return this.inner.persist(topics);
+  }
+
   lastId(): Promise<string | undefined> {
     return this.inner.lastId();
   }

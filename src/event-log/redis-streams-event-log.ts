@@ -271,6 +271,19 @@ export class RedisStreamsEventLog implements EventLog {
     }
   }
 
+  async persist(topics: readonly string[]): Promise<void> {
+    const unique = [...new Set(topics)];
+    if (unique.length === 0) return;
+    const results = await this.command('persist', async () => {
+      const multi = this.redis.multi();
+      for (const topic of unique) multi.persist(this.topicKey(topic));
+      return (await multi.exec()) ?? [];
+    });
+    for (const [error] of results) {
+      if (error) throw new StoreUnavailableError(`Redis persist failed: ${error.message}`);
+    }
+  }
+
   async lastId(): Promise<string | undefined> {
     const value = await this.command('lastId', () => this.redis.get(this.key('seq')));
     return value === null || value === '0' ? undefined : value;

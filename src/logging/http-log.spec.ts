@@ -47,6 +47,20 @@ describe(redactUrl.name, () => {
     expect(redactUrl('/x?token=abc')).toBe('/x?token=[redacted]');
     expect(redactUrl('/events?lastEventId=3')).toBe('/events?lastEventId=3');
   });
+
+  it('removes them under every spelling the query parser reads as their name', () => {
+    expect(redactUrl('/a?access%5Ftoken=eyJ.x.y&b=1')).toBe('/a?access%5Ftoken=[redacted]&b=1');
+    expect(redactUrl('/a?access_token[]=t1&access_token[]=t2')).toBe(
+      '/a?access_token[]=[redacted]&access_token[]=[redacted]',
+    );
+    expect(redactUrl('/a?access_token%5B0%5D=t1&ACCESS_TOKEN=t2#x')).toBe(
+      '/a?access_token%5B0%5D=[redacted]&ACCESS_TOKEN=[redacted]#x',
+    );
+    // Negative controls: other names, a bad escape, a key without a value.
+    expect(redactUrl('/a?my_access_token=v&%E0%A4%A=v&access_token')).toBe(
+      '/a?my_access_token=v&%E0%A4%A=v&access_token',
+    );
+  });
 });
 
 describe(requestSerializer.name, () => {

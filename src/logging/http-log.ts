@@ -5,8 +5,11 @@ import { clientAddress, ProxyTrust } from '../common/client-address';
 /** Probe and scrape routes: logged at debug, so a probe every few seconds does not flood the logs. */
 const QUIET_PATHS = /^\/(health(\/|$)|metrics$)/;
 
-/** Query parameters that carry credentials; their values never reach the logs. */
-const SECRET_PARAMS = /([?&](?:access_token|token)=)[^&#]*/gi;
+/**
+ * Query parameters that carry credentials; their values never reach the logs, whatever the spelling
+ * the query parser reads as that name (`access%5Ftoken`, `access_token[]`, `access_token[0]`).
+ */
+const SECRET_PARAM_NAMES: ReadonlySet<string> = new Set(['access_token', 'token']);
 
 export function pathOf(url: string | undefined): string {
   const raw = url ?? '/';
@@ -15,7 +18,31 @@ export function pathOf(url: string | undefined): string {
 }
 
 export function redactUrl(url: string | undefined): string {
-  return (url ?? '/').replace(SECRET_PARAMS, '$1[redacted]');
+  const raw = url ?? '/';
+  const start = raw.indexOf('?');
+  if (start === -1) return raw;
+  const end = raw.indexOf('#', start) === -1 ? raw.length : raw.indexOf('#', start);
+  const params = raw.slice(start + 1, end).split('&');
+  const redacted = params.map((param) => {
+    const eq = param.indexOf('=');
+    if (eq === -1) return param;
+    return SECRET_PARAM_NAMES.has(paramName(param.slice(0, eq)))
+      ? `${param.slice(0, eq)}=[redacted]`
+      : param;
+  });
+  return `${raw.slice(0, start + 1)}${redacted.join('&')}${raw.slice(end)}`;
+}
+
+/** A query key as the query parser names it: decoded, without a `[…]` suffix, lower case. */
+function paramName(key: string): string {
+  let name = key.replace(/\+/g, ' ');
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // A malformed escape stays as it is (the parser keeps it too).
+  }
+  const bracket = name.indexOf('[');
+  return (bracket > 0 ? name.slice(0, bracket) : name).toLowerCase();
 }
 
 /** pino-http's stand-in error for a response with a 5xx status (no exception behind it). */

@@ -11,6 +11,7 @@ import {
 import { catchError, defer, map, Observable, of } from 'rxjs';
 import { AccessService } from '../../auth/access.service';
 import type { Principal } from '../../auth/principal';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { EVENT_LOG, EventLog } from '../../event-log/event-log';
 import {
   batchMessages,
@@ -69,6 +70,7 @@ export class SdkChatService {
     private readonly generations: GenerationService,
     private readonly access: AccessService,
     private readonly aiAccess: AiAccessService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** Checks the caller may start an answer (as for any generation); returns the owner to record. */
@@ -100,10 +102,24 @@ export class SdkChatService {
         );
       }
     }
-    const generationId = await this.generations.start(messages, { owner, quotaKey });
+    const topic = sdkChatTopic(chatId);
+    // The chat lives as long as its newest answer: AI_RETENTION_MS after that ends, as its `ai:`
+    // topic does (expireWith).
+    const generationId = await this.generations.start(messages, {
+      owner,
+      quotaKey,
+      expireWith: [topic],
+    });
     const turn: ChatTurn = owner === undefined ? { generationId } : { generationId, owner };
     try {
-      await this.log.append<ChatTurn>({ topic: sdkChatTopic(chatId), type: 'turn', data: turn });
+      // The last answer's deadline must not take the chat away while this one runs.
+      await this.log.persist([topic]);
+      await this.log.append<ChatTurn>({ topic, type: 'turn', data: turn });
+      // An answer that ended meanwhile set its deadline before the persist, or on no topic yet
+      // (Redis expires only a key that exists): set it again.
+      if (!(await this.isRunning(generationId))) {
+        await this.log.expire([topic], this.config.ai.retentionMs);
+      }
     } catch (error) {
       // Unrecorded, nobody could resume or stop it: the answer does not run on.
       await this.generations.cancel(generationId).catch(() => undefined);

@@ -1,14 +1,23 @@
 import { BadRequestException } from '@nestjs/common';
-import { TOPIC_NAME, USER_TOPIC } from '../../common/topic-names';
+import { DURABLE_STREAM_TOPIC_PREFIX, TOPIC_NAME, USER_TOPIC } from '../../common/topic-names';
 
 /** One stream multiplexes at most this many topics. */
 export const MAX_TOPICS_PER_CONNECTION = 32;
 
-/** A topic name from a route parameter or a list; 400 with the reason otherwise. */
+/**
+ * A topic name from a route parameter or a list; 400 with the reason otherwise. A durable stream's
+ * topic (`ds:<path>`) is not one: its records are written and read only through /v1/stream/<path>,
+ * under the stream scopes (a forged record would corrupt the stream for every reader).
+ */
 export function parseTopic(raw: unknown): string {
   if (typeof raw !== 'string' || !(TOPIC_NAME.test(raw) || USER_TOPIC.test(raw))) {
     throw new BadRequestException(
       `Invalid topic ${JSON.stringify(raw)}: use 1 to 128 letters, digits or . _ : -`,
+    );
+  }
+  if (raw.startsWith(DURABLE_STREAM_TOPIC_PREFIX)) {
+    throw new BadRequestException(
+      `${raw} is a durable stream's own topic: use /v1/stream/${raw.slice(DURABLE_STREAM_TOPIC_PREFIX.length)}`,
     );
   }
   return raw;
