@@ -437,6 +437,23 @@ describe('AI answers (/api/ai/chat)', () => {
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.json.message)).toContain('32000');
     });
+
+    it('names every problem of a POST body in one message string, as every JSON route does', async () => {
+      const app = await start();
+      const plain = await request(`${app.url}/api/ai/chat`, 'POST', {
+        body: '{"messages":[{"role":"user","content":"hi"}]}',
+        headers: { 'Content-Type': 'text/plain' },
+      });
+      expect(plain.status).toBe(400);
+      expect(plain.json.message).toBe('Content-Type must be application/json (got "text/plain")');
+      const invalid = await request(`${app.url}/api/ai/chat`, 'POST', {
+        body: { messages: [{ role: 'tool', content: 1 }] },
+      });
+      expect(invalid.status).toBe(400);
+      expect(typeof invalid.json.message).toBe('string');
+      expect(invalid.json.message).toMatch(/messages\.0\.role: .*; messages\.0\.content: /);
+      expect(fake.requests).toHaveLength(0);
+    });
   });
 
   it('parses frames the way the helper expects', () => {

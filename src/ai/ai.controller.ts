@@ -1,5 +1,4 @@
 import {
-  Body,
   Controller,
   Delete,
   HttpCode,
@@ -23,7 +22,6 @@ import type { ChatMessage } from './ai-provider';
 import {
   chatRequestSchema,
   Pace,
-  parseChatRequest,
   parseGenerationId,
   parseMessageQuery,
   parsePace,
@@ -31,6 +29,7 @@ import {
 import { GenerationService, StartOptions } from './generation.service';
 import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiJsonBody } from '../common/api-docs';
+import { parseJsonBody } from '../common/json-body';
 import { aiEvents, cancelOutcomeSchema } from './dto/ai-events.dto';
 
 /** AI answers. Access (AUTH_JWT_SECRET set) is checked before any stream starts: see AiAccessService. */
@@ -107,13 +106,14 @@ export class AiController {
   })
   @ApiErrors(413)
   chatPost(
+    @Req() req: Request,
     @CurrentPrincipal() caller: Principal | undefined,
     @Ip() ip: string,
-    @Body() body: unknown,
     @Query('pace') rawPace: unknown,
   ): Observable<SseEmission> {
     const owner = this.access.authorizeStart(caller);
-    const messages = parseChatRequest(body);
+    // As every JSON route: Content-Type checked, an object required, one message naming each problem.
+    const { messages } = parseJsonBody(req, chatRequestSchema);
     const pace = parsePace(rawPace);
     return this.startAndStream(messages, pace, { owner, quotaKey: generationQuotaKey(ip, owner) });
   }

@@ -1,6 +1,5 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import { z } from 'zod';
-import type { ChatMessage } from '../ai-provider';
 
 /** Bounds on what a client may send to a model (they bound its cost too). */
 export const MAX_MESSAGES = 50;
@@ -31,14 +30,6 @@ export const chatRequestSchema = z
       ctx.addIssue({ code: 'custom', path: ['messages'], message: 'must contain a user message' });
     }
   });
-
-export function parseChatRequest(body: unknown): ChatMessage[] {
-  const result = chatRequestSchema.safeParse(body);
-  if (result.success) return result.data.messages;
-  throw new BadRequestException(
-    result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`),
-  );
-}
 
 /** GET /api/ai/chat `?message=` (seed): one user message, 1..MAX_MESSAGE_CHARS characters. */
 export function parseMessageQuery(raw: unknown): string {
