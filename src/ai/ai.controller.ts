@@ -22,9 +22,9 @@ import type { ChatMessage } from './ai-provider';
 import {
   chatRequestSchema,
   Pace,
-  parseGenerationId,
+  generationIdParam,
   parseMessageQuery,
-  parsePace,
+  paceParam,
 } from './dto/ai-chat.dto';
 import { GenerationService, StartOptions } from './generation.service';
 import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -69,16 +69,15 @@ export class AiController {
     @CurrentPrincipal() caller: Principal | undefined,
     @Ip() ip: string,
     @Query('message') rawMessage: unknown,
-    @Query('pace') rawPace: unknown,
+    @Query('pace', paceParam) pace: Pace | undefined,
     @LastEventId() lastEventId: string | undefined,
   ): Promise<Observable<SseEmission>> {
     const message = parseMessageQuery(rawMessage);
-    const pace = parsePace(rawPace);
     if (lastEventId === undefined) {
       const owner = this.access.authorizeStart(caller);
       if (req.method === 'HEAD') return of(SSE_OPEN);
       const promptKey = GenerationService.promptKey(message, owner);
-      return this.startAndStream([{ role: 'user', content: message }], pace, {
+      return this.startAndStream([{ role: 'user', content: message }], pace ?? 'chunk', {
         promptKey,
         owner,
         quotaKey: generationQuotaKey(ip, owner),
@@ -92,7 +91,7 @@ export class AiController {
         'None of your generations of this message holds that Last-Event-ID (it expired, or another store ran it); ask again without it',
       );
     }
-    return this.generations.stream(generationId, lastEventId, pace);
+    return this.generations.stream(generationId, lastEventId, pace ?? 'chunk');
   }
 
   /** The same stream for fetch clients: body `{"messages":[{"role","content"}]}`. */
@@ -109,13 +108,15 @@ export class AiController {
     @Req() req: Request,
     @CurrentPrincipal() caller: Principal | undefined,
     @Ip() ip: string,
-    @Query('pace') rawPace: unknown,
+    @Query('pace', paceParam) pace: Pace | undefined,
   ): Observable<SseEmission> {
     const owner = this.access.authorizeStart(caller);
     // As every JSON route: Content-Type checked, an object required, one message naming each problem.
     const { messages } = parseJsonBody(req, chatRequestSchema);
-    const pace = parsePace(rawPace);
-    return this.startAndStream(messages, pace, { owner, quotaKey: generationQuotaKey(ip, owner) });
+    return this.startAndStream(messages, pace ?? 'chunk', {
+      owner,
+      quotaKey: generationQuotaKey(ip, owner),
+    });
   }
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */
@@ -129,14 +130,12 @@ export class AiController {
   @ApiErrors(404)
   async resume(
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('generationId') rawId: string,
-    @Query('pace') rawPace: unknown,
+    @Param('generationId', generationIdParam) generationId: string,
+    @Query('pace', paceParam) pace: Pace | undefined,
     @LastEventId() lastEventId: string | undefined,
   ): Promise<Observable<SseEmission>> {
-    const generationId = parseGenerationId(rawId);
-    const pace = parsePace(rawPace);
     await this.access.authorizeRead(caller, generationId);
-    return this.generations.stream(generationId, lastEventId, pace);
+    return this.generations.stream(generationId, lastEventId, pace ?? 'chunk');
   }
 
   /** Cancels a running generation: upstream aborted at once, readers get `error` reason `cancelled`. */
@@ -151,10 +150,9 @@ export class AiController {
   @HttpCode(HttpStatus.ACCEPTED)
   async cancel(
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('generationId') rawId: string,
+    @Param('generationId', generationIdParam) generationId: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ generationId: string; status: 'cancelled' | 'finished' }> {
-    const generationId = parseGenerationId(rawId);
     await this.access.authorizeCancel(caller, generationId);
     const outcome = await this.generations.cancel(generationId);
     if (outcome === 'finished') res.status(HttpStatus.OK);

@@ -1,4 +1,9 @@
-import { BadRequestException, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  NotFoundException,
+  ParseEnumPipe,
+  ParseUUIDPipe,
+} from '@nestjs/common';
 import { z } from 'zod';
 
 /** Bounds on what a client may send to a model (they bound its cost too). */
@@ -43,18 +48,20 @@ export function parseMessageQuery(raw: unknown): string {
 }
 
 /** `?pace=`: `chunk` (default, as the model produces it) or `char` (one event per character). */
-export type Pace = 'chunk' | 'char';
+export const PACES = { chunk: 'chunk', char: 'char' } as const;
+export type Pace = keyof typeof PACES;
 
-export function parsePace(raw: unknown): Pace {
-  if (raw === undefined || raw === 'chunk') return 'chunk';
-  if (raw === 'char') return 'char';
-  throw new BadRequestException('pace must be "chunk" or "char"');
-}
+/** The pipe for `@Query('pace')`: a Pace, or undefined when absent (the handler's default, chunk). */
+export const paceParam = new ParseEnumPipe(PACES, {
+  optional: true,
+  exceptionFactory: () => new BadRequestException('pace must be "chunk" or "char"'),
+});
 
-const GENERATION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A generation id is a UUID this server handed out; anything else names no generation. */
-export function parseGenerationId(raw: string): string {
-  if (!GENERATION_ID.test(raw)) throw new NotFoundException('No such generation');
-  return raw;
-}
+/**
+ * The pipe for `@Param('generationId')`: a generation id is a v4 UUID this server handed out;
+ * anything else names no generation (404, as an unknown one).
+ */
+export const generationIdParam = new ParseUUIDPipe({
+  version: '4',
+  exceptionFactory: () => new NotFoundException('No such generation'),
+});
