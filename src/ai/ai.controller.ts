@@ -23,7 +23,7 @@ import {
   chatRequestSchema,
   Pace,
   generationIdParam,
-  parseMessageQuery,
+  messageParam,
   paceParam,
 } from './dto/ai-chat.dto';
 import { GenerationService, StartOptions } from './generation.service';
@@ -68,11 +68,10 @@ export class AiController {
     @Req() req: Request,
     @CurrentPrincipal() caller: Principal | undefined,
     @Ip() ip: string,
-    @Query('message') rawMessage: unknown,
+    @Query('message', messageParam) message: string,
     @Query('pace', paceParam) pace: Pace | undefined,
     @LastEventId() lastEventId: string | undefined,
   ): Promise<Observable<SseEmission>> {
-    const message = parseMessageQuery(rawMessage);
     if (lastEventId === undefined) {
       const owner = this.access.authorizeStart(caller);
       if (req.method === 'HEAD') return of(SSE_OPEN);

@@ -12,6 +12,7 @@ import {
 import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { AccessService } from '../auth/access.service';
+import { paramPipe } from '../common/param-pipe';
 import { CurrentPrincipal, ResolveCaller } from '../auth/caller.guard';
 import type { Principal } from '../auth/principal';
 import { parseJsonBody } from '../common/json-body';
@@ -24,6 +25,13 @@ import { NotificationsService } from './notifications.service';
 import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiJsonBody } from '../common/api-docs';
 import { notificationEvents, notificationSentSchema } from './dto/notification-events.dto';
+
+/** `?userId=`: a user id, or undefined when absent or empty. */
+const USER_ID_PARAM = paramPipe((raw: unknown): string | undefined => {
+  if (raw === undefined || raw === '') return undefined;
+  if (!isUserId(raw)) throw new BadRequestException(`userId must be ${USER_ID_RULE}`);
+  return raw;
+});
 
 @ApiTags('notifications')
 @Controller('api/notifications')
@@ -48,10 +56,9 @@ export class NotificationsController {
   })
   stream(
     @CurrentPrincipal() principal: Principal | undefined,
-    @Query('userId') rawUserId: unknown,
+    @Query('userId', USER_ID_PARAM) asked: string | undefined,
     @LastEventId() lastEventId: string | undefined,
   ): Observable<SseEmission> {
-    const asked = parseUserId(rawUserId);
     let userId = asked;
     if (!this.access.openMode) {
       if (asked !== undefined && principal?.sub !== asked) {
@@ -91,10 +98,4 @@ export class NotificationsController {
     const ids = await this.notifications.send(topics, dto);
     return dto.userIds !== undefined ? { id: ids[0]!, ids } : { id: ids[0]! };
   }
-}
-
-function parseUserId(raw: unknown): string | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  if (!isUserId(raw)) throw new BadRequestException(`userId must be ${USER_ID_RULE}`);
-  return raw;
 }

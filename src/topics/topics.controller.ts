@@ -9,7 +9,7 @@ import { LastEventId } from '../sse/last-event-id';
 import { SseEndpoint } from '../sse/sse-endpoint.decorator';
 import { SseEmission } from '../sse/sse-message';
 import { publishEventSchema } from './dto/publish-event.dto';
-import { parseTopic, parseTopicList } from './dto/topic-name';
+import { topicListParam, topicParam } from './dto/topic-name';
 import { TopicsService } from './topics.service';
 import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiJsonBody } from '../common/api-docs';
@@ -35,20 +35,20 @@ export class TopicsController {
   })
   events(
     @CurrentPrincipal() caller: Principal | undefined,
-    @Query('topic') topic: unknown,
+    @Query('topic', topicListParam) topics: string[],
     @LastEventId() lastEventId: string | undefined,
   ): Observable<SseEmission> {
-    return this.subscribe(caller, parseTopicList(topic), lastEventId);
+    return this.subscribe(caller, topics, lastEventId);
   }
 
   /** The seed's channel stream: `/api/stream/a,b`, same events as /api/events. */
   @SseEndpoint('stream/:channels', 'topics', { events: topicEvents })
   channels(
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('channels') channels: string,
+    @Param('channels', topicListParam) topics: string[],
     @LastEventId() lastEventId: string | undefined,
   ): Observable<SseEmission> {
-    return this.subscribe(caller, parseTopicList(channels), lastEventId);
+    return this.subscribe(caller, topics, lastEventId);
   }
 
   /** Publishes `{type?, data}` to one topic: 202 with the event id. */
@@ -60,9 +60,8 @@ export class TopicsController {
   async publish(
     @Req() req: Request,
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('topic') rawTopic: string,
+    @Param('topic', topicParam) topic: string,
   ): Promise<{ id: string }> {
-    const topic = parseTopic(rawTopic);
     this.access.check(caller, 'publish', [topic]);
     const body = parseJsonBody(req, publishEventSchema);
     const event = await this.topics.publish(topic, body.type, body.data);

@@ -4,6 +4,7 @@ import {
   ParseEnumPipe,
   ParseUUIDPipe,
 } from '@nestjs/common';
+import { paramPipe } from '../../common/param-pipe';
 import { z } from 'zod';
 
 /** Bounds on what a client may send to a model (they bound its cost too). */
@@ -46,6 +47,9 @@ export function parseMessageQuery(raw: unknown): string {
   }
   return raw;
 }
+
+/** parseMessageQuery as the pipe of `@Query('message')`. */
+export const messageParam = paramPipe(parseMessageQuery);
 
 /** `?pace=`: `chunk` (default, as the model produces it) or `char` (one event per character). */
 export const PACES = { chunk: 'chunk', char: 'char' } as const;

@@ -6,11 +6,7 @@ import type { Principal } from '../../auth/principal';
 import { SseEndpoint } from '../../sse/sse-endpoint.decorator';
 import { generationQuotaKey } from '../ai-access.service';
 import type { SseEmission } from '../../sse/sse-message';
-import {
-  parseChatIdParam,
-  parseSdkChatRequest,
-  sdkChatRequestSchema,
-} from './dto/sdk-chat-request.dto';
+import { chatIdParam, parseSdkChatRequest, sdkChatRequestSchema } from './dto/sdk-chat-request.dto';
 import { SdkChatService, StopOutcome } from './sdk-chat.service';
 import { UI_MESSAGE_STREAM_HEADER } from './ui-message-stream';
 import { ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -62,9 +58,8 @@ export class SdkChatController {
   @ApiErrors(404)
   resume(
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('chatId') rawId: string,
+    @Param('chatId', chatIdParam) chatId: string,
   ): Observable<SseEmission> {
-    const chatId = parseChatIdParam(rawId);
     return defer(() => from(this.chats.activeAnswer(caller, chatId, 'read'))).pipe(
       switchMap((generationId) =>
         generationId === undefined ? EMPTY : this.chats.uiStream(generationId),
@@ -87,10 +82,9 @@ export class SdkChatController {
   @HttpCode(HttpStatus.ACCEPTED)
   async stop(
     @CurrentPrincipal() caller: Principal | undefined,
-    @Param('chatId') rawId: string,
+    @Param('chatId', chatIdParam) chatId: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ chatId: string; status: StopOutcome }> {
-    const chatId = parseChatIdParam(rawId);
     const generationId = await this.chats.activeAnswer(caller, chatId, 'stop');
     const status = generationId === undefined ? 'finished' : await this.chats.stop(generationId);
     if (status === 'finished') res.status(HttpStatus.OK);

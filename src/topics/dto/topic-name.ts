@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { paramPipe } from '../../common/param-pipe';
 import { DURABLE_STREAM_TOPIC_PREFIX, TOPIC_NAME, USER_TOPIC } from '../../common/topic-names';
 
 /** One stream multiplexes at most this many topics. */
@@ -46,3 +47,9 @@ export function parseTopicList(raw: unknown): string[] {
   }
   return [...topics];
 }
+
+/** parseTopic as the pipe of a `:topic` parameter. */
+export const topicParam = paramPipe(parseTopic);
+
+/** parseTopicList as the pipe of a `?topic=` or `:channels` parameter. */
+export const topicListParam = paramPipe(parseTopicList);

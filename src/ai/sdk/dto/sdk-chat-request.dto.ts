@@ -2,6 +2,7 @@ import { BadRequestException, NotFoundException } from '@nestjs/common';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { parseJsonBody } from '../../../common/json-body';
+import { paramPipe } from '../../../common/param-pipe';
 import type { ChatMessage } from '../../ai-provider';
 import { MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_PROMPT_CHARS } from '../../dto/ai-chat.dto';
 
@@ -91,3 +92,6 @@ export function parseChatIdParam(raw: string): string {
   if (!CHAT_ID.test(raw)) throw new NotFoundException('No such chat');
   return raw;
 }
+
+/** parseChatIdParam as the pipe of a `:chatId` parameter. */
+export const chatIdParam = paramPipe(parseChatIdParam);
