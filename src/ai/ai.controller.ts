@@ -25,12 +25,21 @@ import {
   generationIdParam,
   messageParam,
   paceParam,
+  PACES,
 } from './dto/ai-chat.dto';
 import { GenerationService, StartOptions } from './generation.service';
 import { ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiJsonBody } from '../common/api-docs';
 import { parseJsonBody } from '../common/json-body';
 import { aiEvents, cancelOutcomeSchema } from './dto/ai-events.dto';
+
+/** `?pace=` in the API document, from the values paceParam accepts. */
+const PaceQuery = ApiQuery({
+  name: 'pace',
+  required: false,
+  enum: Object.keys(PACES),
+  description: 'chunk (as the model produces it) or char (one event per character)',
+});
 
 /** AI answers. Access (AUTH_JWT_SECRET set) is checked before any stream starts: see AiAccessService. */
 @ApiTags('ai')
@@ -57,12 +66,7 @@ export class AiController {
     type: String,
     description: 'the user message to answer',
   })
-  @ApiQuery({
-    name: 'pace',
-    required: false,
-    enum: ['chunk', 'char'],
-    description: 'chunk (as the model produces it) or char (one event per character)',
-  })
+  @PaceQuery
   @ApiErrors(404)
   async chat(
     @Req() req: Request,
@@ -96,12 +100,7 @@ export class AiController {
   /** The same stream for fetch clients: body `{"messages":[{"role","content"}]}`. */
   @SseEndpoint('ai/chat', 'ai', { method: 'POST', events: aiEvents })
   @ApiJsonBody(chatRequestSchema)
-  @ApiQuery({
-    name: 'pace',
-    required: false,
-    enum: ['chunk', 'char'],
-    description: 'chunk (as the model produces it) or char (one event per character)',
-  })
+  @PaceQuery
   @ApiErrors(413)
   chatPost(
     @Req() req: Request,
@@ -120,12 +119,7 @@ export class AiController {
 
   /** Resumes (or replays from the start) a generation by id; 204 once read to its end. */
   @SseEndpoint('ai/chat/:generationId', 'ai', { events: aiEvents })
-  @ApiQuery({
-    name: 'pace',
-    required: false,
-    enum: ['chunk', 'char'],
-    description: 'chunk (as the model produces it) or char (one event per character)',
-  })
+  @PaceQuery
   @ApiErrors(404)
   async resume(
     @CurrentPrincipal() caller: Principal | undefined,
