@@ -9,6 +9,7 @@ import { signToken } from '../src/scripts/sign-token';
 import { post, request } from './support/http';
 import { RedisServer } from './support/redis';
 import { StreamReader } from './support/sse-client';
+import { until } from './support/wait';
 
 /**
  * Regressions of an external red-team pass (hostile input is normal input): each test is an attack
@@ -35,14 +36,8 @@ const errorBody = (statusCode: number, message: RegExp) => ({
   message: expect.stringMatching(message),
 });
 
-/** Polls the log (a key expiry, a timer of the store) until `condition` holds. */
-async function eventually(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** How long a key expiry or a store timer may take to show: 20 s, polled every 10 ms. */
+const EXPIRY_WAIT = { timeoutMs: 20_000, everyMs: 10 };
 
 describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (store) => {
   let running: RunningApp | undefined;
@@ -170,11 +165,12 @@ describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (st
       expect(generationId).toBeDefined();
       // Negative control: right after the answer both are there, so the wait below means something.
       expect(await topicHolds(log, sdkChatTopic(chatId))).toBe(true);
-      await eventually(
+      await until(
         async () =>
           !(await topicHolds(log, sdkChatTopic(chatId))) &&
           !(await topicHolds(log, aiTopic(generationId))),
         'the chat topic and the answer topic to expire',
+        EXPIRY_WAIT,
       );
       const resume = await request(`${running.url}/api/ai/sdk/chat/${chatId}/stream`, 'GET');
       expect(resume.status).toBe(404);
@@ -211,9 +207,10 @@ describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (st
       const secondId = generationOf(second.text)!;
       expect(secondId).not.toBe(firstId);
       // The first answer's topic went at the deadline the chat had then.
-      await eventually(
+      await until(
         async () => !(await topicHolds(log, aiTopic(firstId))),
         'the first answer to expire',
+        EXPIRY_WAIT,
       );
       expect(await topicHolds(log, sdkChatTopic(chatId))).toBe(true);
       const resume = new StreamReader(`${url}/api/ai/sdk/chat/${chatId}/stream`);
@@ -224,9 +221,10 @@ describe.each<Store>(['memory', 'redis'])('red-team regressions (STORE=%s)', (st
       // Stopped, the chat now expires with its last answer.
       const stopAgain = await request(`${url}/api/ai/sdk/chat/${chatId}/stream`, 'DELETE');
       expect(stopAgain.status).toBe(202);
-      await eventually(
+      await until(
         async () => !(await topicHolds(log, sdkChatTopic(chatId))),
         'the chat to expire after its last answer',
+        EXPIRY_WAIT,
       );
     });
   });
